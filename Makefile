@@ -1,0 +1,81 @@
+# Foresight's build. `make run` shows the main job on an embedded trace;
+# `make test` installs what the tests need and runs them.
+
+GO            ?= go
+# Tools are cached outside the clone, keyed on their versions, so that CI's
+# fresh clones reuse them.
+CACHE_DIR     ?= $(HOME)/.cache/foresight
+GOLANGCI_VER  ?= v2.15.0
+GOLANGCI_LINT := $(CACHE_DIR)/golangci-lint-$(GOLANGCI_VER)/golangci-lint
+PYTHON        ?= /usr/bin/python3
+# Debian packages the tests use: statsmodels is the numerical reference
+# for Holt-Winters.
+TEST_DEBS     := python3-statsmodels
+FUZZTIME      ?= 20s
+
+.PHONY: all build run test test-deps reference bench fuzz lint lint-fix unused accuracy clean
+
+all: build
+
+build:
+	$(GO) build -o bin/foresight ./cmd/foresight
+
+## run: replay the embedded demo trace through the forecast and the scaling policy
+run:
+	$(GO) run ./cmd/foresight backtest
+
+## test: install the test dependencies, then run every test
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(MAKE) reference
+
+## test-deps: install missing Debian packages the tests need (as root)
+test-deps:
+	@missing=""; for p in $(TEST_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" -ne 0 ]; then echo "run as root, or: sudo apt-get install -y$$missing" >&2; exit 1; fi; \
+	  (apt-get install -y -q $$missing || (apt-get update -q && apt-get install -y -q $$missing)) >/dev/null; \
+	fi
+
+## reference: regenerate the statsmodels reference vectors and check that the committed ones match
+reference: test-deps
+	mkdir -p $(CACHE_DIR)
+	$(PYTHON) forecast/testdata/statsmodels_reference.py > $(CACHE_DIR)/statsmodels_reference.json
+	$(PYTHON) forecast/testdata/statsmodels_reference.py --compare forecast/testdata/statsmodels_reference.json $(CACHE_DIR)/statsmodels_reference.json
+
+## bench: the performance targets (one core, as the targets are stated)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./forecast/ ./policy/
+
+## fuzz: run each fuzz target for FUZZTIME
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME) ./csvseries/
+	$(GO) test -run '^$$' -fuzz FuzzDetectSeason -fuzztime $(FUZZTIME) ./forecast/
+	$(GO) test -run '^$$' -fuzz FuzzFit -fuzztime $(FUZZTIME) ./forecast/
+
+## accuracy: print the walk-forward accuracy and scaling tables of the shared traces
+accuracy:
+	$(GO) test -count=1 -run 'TestAccuracyAgainstStatsmodels|TestScalingOutcome' -v ./backtest/ | grep -v '^=== RUN'
+
+$(GOLANGCI_LINT):
+	mkdir -p $(dir $@)
+	GOBIN=$(dir $@) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VER)
+
+## lint: golangci-lint with .golangci.yml
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
+
+lint-fix: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run --fix ./...
+
+## unused: go.mod and go.sum are tidy
+unused:
+	$(GO) mod tidy
+	git diff --exit-code -- go.mod go.sum
+
+clean:
+	rm -rf bin

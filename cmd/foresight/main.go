@@ -1,0 +1,120 @@
+// Command foresight is Foresight's single binary: predictive autoscaling
+// and AIOps for Kubernetes that sends nothing anywhere.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+const usage = `Foresight forecasts load so that replicas exist before it arrives.
+
+Usage:
+  foresight <command> [flags]
+
+Commands:
+  backtest   replay a load trace: forecast accuracy, and how Foresight's scaling
+             policy compares with a reactive HPA and with perfect foresight
+  forecast   fit Holt-Winters to a CSV of timestamp,value and forecast ahead
+  version    print the version
+
+Run 'foresight <command> --help' for a command's flags and examples.
+Start with 'foresight backtest': with no input it replays an embedded trace.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command and returns the process exit code: 0 on
+// success, 1 on failure, 2 for a usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "forecast":
+		err = runForecast(ctx, rest, stdout, stderr, logger)
+	case "backtest":
+		err = runBacktest(ctx, rest, stdout, stderr, logger)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "foresight", version())
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "foresight: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(stderr, "foresight %s: %v\nRun 'foresight %s --help' for the flags.\n", args[0], err, args[0])
+		return 2
+	default:
+		fmt.Fprintf(stderr, "foresight %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// usageError marks an error in the command line.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// newFlagSet returns a flag set that prints help (text, then the flags) to
+// stdout on --help and reports parse errors as usage errors.
+func newFlagSet(name, help string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, help)
+		fmt.Fprintln(stdout, "\nFlags:")
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parseFlags parses args, turning parse errors into usage errors and
+// refusing stray arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q (flags start with --)", fs.Arg(0))
+	}
+	return nil
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
