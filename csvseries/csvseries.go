@@ -40,27 +40,41 @@ func (s Style) String() string {
 	return "Style(" + strconv.Itoa(int(s)) + ")"
 }
 
-const dateTimeLayout = "2006-01-02 15:04:05"
+// dateTimeLayout writes a fraction of a second only when there is one; in
+// parsing, the fraction is optional.
+const dateTimeLayout = "2006-01-02 15:04:05.999999999"
 
-// Format writes t in style s (UTC for the textual styles).
+// Format writes t in style s (UTC for the textual styles), to the
+// nanosecond.
 func (s Style) Format(t time.Time) string {
 	switch s {
 	case RFC3339:
-		return t.UTC().Format(time.RFC3339)
+		return t.UTC().Format(time.RFC3339Nano)
 	case DateTime:
 		return t.UTC().Format(dateTimeLayout)
 	}
-	if t.Nanosecond() == 0 {
-		return strconv.FormatInt(t.Unix(), 10)
+	sec, ns := t.Unix(), int64(t.Nanosecond())
+	if ns == 0 {
+		return strconv.FormatInt(sec, 10)
 	}
-	return strconv.FormatFloat(float64(t.UnixNano())/1e9, 'f', -1, 64)
+	// In decimal rather than through a float64, which holds a present-day
+	// time only to about 0.2 µs (and UnixNano only up to the year 2262).
+	sign := ""
+	if sec < 0 { // t.Unix() is the floor: -1.5 s is -2 s + 0.5 s
+		sign, sec, ns = "-", -(sec + 1), 1e9-ns
+	}
+	frac := strings.TrimRight(fmt.Sprintf("%09d", ns), "0")
+	return sign + strconv.FormatInt(sec, 10) + "." + frac
 }
 
 // parse reads a timestamp in style s.
 func (s Style) parse(field string) (time.Time, error) {
 	switch s {
 	case RFC3339:
-		return time.Parse(time.RFC3339Nano, field)
+		// In UTC like the other styles: Parse would return Local when the
+		// offset matches the machine's zone, and a fixed zone otherwise.
+		t, err := time.Parse(time.RFC3339Nano, field)
+		return t.UTC(), err
 	case DateTime:
 		return time.ParseInLocation(dateTimeLayout, field, time.UTC)
 	}
@@ -71,8 +85,40 @@ func (s Style) parse(field string) (time.Time, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e11 {
 		return time.Time{}, fmt.Errorf("%q is not a Unix time in seconds", field)
 	}
+	if sec, ns, ok := parseDecimal(field); ok {
+		return time.Unix(sec, ns).UTC(), nil
+	}
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC(), nil
+}
+
+// parseDecimal reads a field of the form [+-]digits[.digits] exactly, to
+// the nanosecond (further digits are dropped): through a float64,
+// 1633478400.123 would become 1633478400.122999907. The caller has checked
+// that the field is a number of at most 1e11.
+func parseDecimal(field string) (sec, ns int64, ok bool) {
+	s := strings.TrimLeft(field, "+-")
+	if len(field)-len(s) > 1 {
+		return 0, 0, false
+	}
+	ip, fp, _ := strings.Cut(s, ".")
+	digits := func(s string) bool { return strings.Trim(s, "0123456789") == "" }
+	if !digits(ip) || !digits(fp) {
+		return 0, 0, false
+	}
+	if ip != "" {
+		var err error
+		if sec, err = strconv.ParseInt(ip, 10, 64); err != nil {
+			return 0, 0, false
+		}
+	}
+	if fp != "" {
+		ns, _ = strconv.ParseInt((fp + "00000000")[:9], 10, 64)
+	}
+	if strings.HasPrefix(field, "-") {
+		sec, ns = -sec, -ns
+	}
+	return sec, ns, true
 }
 
 // detect returns the style of a timestamp field.
@@ -123,14 +169,16 @@ func Read(r io.Reader, name string) (Data, error) {
 	case errors.Is(err, io.EOF):
 		return d, fmt.Errorf("%s: empty file: expected a header line such as \"timestamp,value\"", name)
 	case err != nil:
-		return d, fmt.Errorf("%s: %w", name, err)
+		return d, csvError(name, err)
 	}
 	d.Header = append([]string(nil), header...)
+	hline, _ := cr.FieldPos(0) // comments and blank lines may come first
 	if len(header) != 2 {
-		return d, fmt.Errorf("%s:1: header has %d columns, expected 2 (timestamp,value)", name, len(header))
+		return d, fmt.Errorf("%s:%d: header has %d columns, expected 2 (timestamp,value)", name, hline, len(header))
 	}
-	if _, err := strconv.ParseFloat(strings.TrimSpace(header[1]), 64); err == nil {
-		return d, fmt.Errorf("%s:1: the first line looks like data (%q); add a header line such as \"timestamp,value\"", name, strings.Join(header, ","))
+	_, numErr := strconv.ParseFloat(strings.TrimSpace(header[1]), 64)
+	if numErr == nil || isTimestamp(strings.TrimSpace(header[0])) {
+		return d, fmt.Errorf("%s:%d: the first line looks like data (%q); add a header line such as \"timestamp,value\"", name, hline, strings.Join(header, ","))
 	}
 	prevLine := 0
 	for {
@@ -138,10 +186,10 @@ func Read(r io.Reader, name string) (Data, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			return d, fmt.Errorf("%s: %w", name, err)
+			return d, csvError(name, err)
 		}
+		line, _ := cr.FieldPos(0) // panics after an error in the first field
 		if len(rec) != 2 {
 			return d, fmt.Errorf("%s:%d: %d columns, expected 2 (timestamp,value)", name, line, len(rec))
 		}
@@ -180,6 +228,26 @@ func Read(r io.Reader, name string) (Data, error) {
 		return d, fmt.Errorf("%s: %w", name, ErrNoRows)
 	}
 	return d, nil
+}
+
+// csvError puts the line of a CSV syntax error in the form name:LINE: of
+// the other errors.
+func csvError(name string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s:%d: column %d: %w", name, pe.Line, pe.Column, pe.Err)
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// isTimestamp reports whether field is a timestamp in one of the styles.
+func isTimestamp(field string) bool {
+	s, err := detect(field)
+	if err != nil {
+		return false
+	}
+	_, err = s.parse(field)
+	return err == nil
 }
 
 // ReadFile reads the CSV file at path (gzip-compressed if it ends in .gz).

@@ -178,7 +178,7 @@ func Decide(p Params, in Input) Decision {
 		d.Predicted = predicted
 		capped := predicted
 		capReason := Reason("")
-		if limit := p.PeakCapFactor * in.Peak; isFinite(limit) && capped > limit {
+		if limit := p.PeakCapFactor * max(in.Peak, 0); isFinite(limit) && capped > limit {
 			capped, capReason = limit, ReasonPeakCap
 		}
 		switch {
@@ -199,7 +199,10 @@ func Decide(p Params, in Input) Decision {
 		d.Load *= 1 + p.Headroom
 		d.Detail += fmt.Sprintf("; plus %g%% headroom", 100*p.Headroom)
 	}
-	d.Replicas = int(math.Ceil(d.Load/p.TargetPerReplica - 1e-9))
+	// Bounded before the conversion: int(x) of a float beyond the int range
+	// is undefined (math.MinInt64 on amd64), which would turn a huge load
+	// into min replicas. Kubernetes counts replicas in an int32.
+	d.Replicas = int(min(math.Ceil(d.Load/p.TargetPerReplica-1e-9), math.MaxInt32))
 	if d.Replicas < p.MinReplicas {
 		d.Replicas = p.MinReplicas
 		if !d.Reason.Fallback() {
@@ -210,7 +213,9 @@ func Decide(p Params, in Input) Decision {
 	if p.MaxReplicas > 0 && d.Replicas > p.MaxReplicas {
 		d.Replicas = p.MaxReplicas
 		d.Load = float64(p.MaxReplicas) * p.TargetPerReplica
-		d.Reason = ReasonMaxReplicas
+		if !d.Reason.Fallback() {
+			d.Reason = ReasonMaxReplicas // a fallback stays visible as such
+		}
 		d.Detail += fmt.Sprintf("; held to max replicas %d", p.MaxReplicas)
 	}
 	return d
