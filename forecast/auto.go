@@ -2,7 +2,6 @@ package forecast
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -18,35 +17,33 @@ type AutoOptions struct {
 	// Horizon is the forecast horizon, in steps, that candidates are
 	// scored on and the band is estimated for. 0 means 60.
 	Horizon int
-	// Holdout is the number of final steps held out to score candidates.
-	// 0 means the longest seasonal period (one cycle), or a fifth of the
-	// history without a season, within [Horizon, n/4].
-	Holdout int
 	// MaxEvaluations bounds each fit's optimiser; 0 means Fit's default.
 	MaxEvaluations int
 }
 
 // Candidate is one model FitAuto tried.
 type Candidate struct {
-	Spec   Spec   `json:"-"`
+	Spec Spec `json:"-"`
+	// fixed, if set, are parameters the candidate uses unfitted.
+	fixed  *Params
 	Model  string `json:"model"`
 	Params string `json:"params,omitempty"`
-	// HoldoutMAE is the mean absolute error of its forecasts over the
-	// hold-out, for horizons 1 to Horizon; NaN if it could not be fitted.
-	HoldoutMAE float64 `json:"holdout_mae"`
+	// Score is the mean absolute error of its 1..Horizon-step forecasts
+	// (see FitAuto); NaN if it could not be fitted.
+	Score float64 `json:"score"`
 	// Skipped says why it was not fitted, if it was not.
 	Skipped string `json:"skipped,omitempty"`
 }
 
-// MarshalJSON writes a NaN HoldoutMAE as null.
+// MarshalJSON writes a NaN Score as null.
 func (c Candidate) MarshalJSON() ([]byte, error) {
 	type plain Candidate
 	out := struct {
 		plain
-		HoldoutMAE *float64 `json:"holdout_mae"`
+		Score *float64 `json:"score"`
 	}{plain: plain(c)}
-	if isFinite(c.HoldoutMAE) {
-		out.HoldoutMAE = &c.HoldoutMAE
+	if isFinite(c.Score) {
+		out.Score = &c.Score
 	}
 	return json.Marshal(out)
 }
@@ -57,22 +54,37 @@ type Selection struct {
 	Candidates []Candidate  `json:"candidates"`
 	Chosen     int          `json:"chosen"`
 	Criterion  string       `json:"criterion"`
-	Holdout    int          `json:"holdout"`
-	Horizon    int          `json:"horizon"`
+	// ScoredFrom is the first origin (index into the history) of the
+	// forecasts the candidates are scored on.
+	ScoredFrom int `json:"scored_from"`
+	Horizon    int `json:"horizon"`
 }
 
-// FitAuto detects the season (unless told the periods), fits the candidate
-// models on the history minus a hold-out, and chooses the one whose
-// forecasts over the hold-out have the least mean absolute error for
-// horizons 1 to Horizon: the error that matters to a caller who looks that
+// FitAuto detects the season (unless told the periods), fits every
+// candidate model to the history, and chooses the one whose forecasts have
+// the least mean absolute error for horizons 1 to Horizon, from origins
+// spread over the part of the history after the cycles the initial states
+// were estimated from: the error that matters to a caller who looks that
 // far ahead, rather than the one-step error the parameters are fitted on.
-// The chosen model is then refitted on the whole history.
+// Each forecast uses only the values before its origin, an initial state
+// estimated from the values before the first origin, and the fitted
+// smoothing parameters (two to four numbers for the whole history), so the
+// score is nearly out-of-sample, over days of origins rather than the one
+// day a hold-out could spare. The chosen model is then refitted with its
+// initial state estimated from the whole history.
 //
-// The candidates are (N,N) and (Ad,N), and with a season (N,A), (Ad,A),
-// and, for positive series, (N,M) and (Ad,M); each also with Taylor's AR(1)
-// adjustment. Hyndman et al. (2008, §7.2) choose by AICc, which counts
-// parameters but scores one-step errors; a hold-out scores the horizon
-// itself, which on minute data is what separates the models.
+// The candidates are (N,N), and with a season (N,A) and, for positive
+// series, (N,M); each also with Taylor's AR(1) adjustment; and the two
+// naive forecasts as benchmarks, as Holt-Winters with fixed parameters: the
+// last value, (N,N) with α = 1, and the value one season earlier, (N,A)
+// with α = 0 and γ = 1. Trend models are left out: on minute data a slope
+// fitted to the last minutes extrapolates noise over an hour, and the
+// level follows real trends anyway; on the shared traces, adding the damped
+// trend models made the chosen forecasts worse (Fit still fits them on
+// request). A history too short to leave a cycle for scoring gets (N,A)
+// when a season is known, (N,N) otherwise, and says so. Hyndman et al.
+// (2008, §7.2) choose by AICc, which counts parameters but scores one-step
+// errors: on minute data the horizon is what separates the models.
 func FitAuto(s Series, opts AutoOptions) (*Model, *Selection, error) {
 	if s.Step <= 0 {
 		return nil, nil, fmt.Errorf("series step %s: %w", s.Step, ErrBadStep)
@@ -81,15 +93,14 @@ func FitAuto(s Series, opts AutoOptions) (*Model, *Selection, error) {
 	if sel.Horizon <= 0 {
 		sel.Horizon = defaultHorizon
 	}
-	fitOpts := FitOptions{Horizon: sel.Horizon, MaxEvaluations: opts.MaxEvaluations}
 	y, _, err := cleanHistory(s.Values)
 	if err != nil {
 		return nil, nil, err
 	}
+	fitOpts := FitOptions{Horizon: sel.Horizon, MaxEvaluations: opts.MaxEvaluations}
 	if _, ok := constantValue(y); ok {
-		m, err := Fit(s, Spec{}, fitOpts)
 		sel.Criterion = "constant history: no choice to make"
-		return m, sel, err
+		return fitOnly(s, Spec{}, fitOpts, sel)
 	}
 
 	periods := opts.Periods
@@ -104,64 +115,71 @@ func FitAuto(s Series, opts AutoOptions) (*Model, *Selection, error) {
 		sel.Season = SeasonReport{Periods: slices.Clone(periods), Reason: "periods given"}
 	}
 	n := len(y)
-	longest := 0
+	from := max(initPoints, n/4)
 	if len(periods) > 0 {
-		longest = periods[len(periods)-1]
+		m := periods[len(periods)-1]
+		from = max(from, initCyclesFor(n, m)*m)
 	}
-	hold := opts.Holdout
-	if hold <= 0 {
-		hold = longest
-		if hold == 0 {
-			hold = n / 5
+	sel.ScoredFrom = from
+	if n-from < 2*sel.Horizon {
+		spec := Spec{}
+		if len(periods) > 0 {
+			spec = Spec{Seasonality: SeasonAdditive, Periods: periods}
 		}
+		sel.Criterion = fmt.Sprintf("history too short to score candidates (%d steps after the %d that initialise the model, %d needed): fitted %s", n-from, from, 2*sel.Horizon, spec)
+		return fitOnly(s, spec, fitOpts, sel)
 	}
-	hold = min(max(hold, sel.Horizon), n/4)
-	sel.Holdout = hold
 
-	specs := candidateSpecs(periods, positive(y))
-	train := s.Slice(0, n-hold)
-	train.Values = y[:n-hold]
-	best := -1
-	for _, spec := range specs {
-		c := Candidate{Spec: spec, Model: spec.String(), HoldoutMAE: math.NaN()}
-		if longest > 0 && spec.Seasonality != SeasonNone && n-hold < 2*longest {
-			c.Skipped = fmt.Sprintf("the history before the hold-out (%d steps) is shorter than two cycles of %d", n-hold, longest)
-			sel.Candidates = append(sel.Candidates, c)
-			continue
+	fitOpts.scoreFrom, fitOpts.initWindow = from, from
+	specs, fixed := candidateSpecs(periods, positive(y))
+	var best *Model
+	for i, spec := range specs {
+		c := Candidate{Spec: spec, Model: spec.String(), Score: math.NaN(), fixed: fixed[i]}
+		fo := fitOpts
+		fo.Params = c.fixed
+		if c.fixed != nil {
+			c.Model += " " + c.fixed.String() + " (naive)"
 		}
-		m, err := Fit(train, spec, fitOpts)
-		if err != nil {
+		m, err := Fit(s, spec, fo)
+		switch {
+		case err != nil:
 			c.Skipped = err.Error()
-			sel.Candidates = append(sel.Candidates, c)
-			continue
+		case !sameSpec(m.Spec, spec):
+			c.Skipped = "fell back to " + m.Spec.String()
+		default:
+			c.Params = m.Params.String()
+			c.Score = m.score
 		}
-		if !sameSpec(m.Spec, spec) {
-			c.Skipped = "fell back to " + m.Spec.String() + " on the shorter history"
-			sel.Candidates = append(sel.Candidates, c)
-			continue
-		}
-		c.Params = m.Params.String()
-		c.HoldoutMAE = holdoutMAE(m, y[n-hold:], sel.Horizon)
 		sel.Candidates = append(sel.Candidates, c)
-		if !math.IsNaN(c.HoldoutMAE) && (best < 0 || c.HoldoutMAE < sel.Candidates[best].HoldoutMAE) {
-			best = len(sel.Candidates) - 1
+		if !math.IsNaN(c.Score) && (best == nil || c.Score < sel.Candidates[sel.Chosen].Score) {
+			best, sel.Chosen = m, len(sel.Candidates)-1
 		}
 	}
-	if best < 0 {
-		// Too short for a hold-out: fit the simplest model on everything.
-		m, err := Fit(s, Spec{}, fitOpts)
-		sel.Criterion = "no candidate could be scored on a hold-out; fitted (N,N) on the whole history"
-		return m, sel, err
+	if best == nil {
+		sel.Criterion = "no candidate could be scored; fitted (N,N)"
+		return fitOnly(s, Spec{}, FitOptions{Horizon: sel.Horizon}, sel)
 	}
-	sel.Chosen = best
-	sel.Criterion = fmt.Sprintf("least mean absolute error of 1..%d-step forecasts over the last %d steps", sel.Horizon, hold)
-	m, err := Fit(s, sel.Candidates[best].Spec, fitOpts)
+	sel.Criterion = fmt.Sprintf("least mean absolute error of 1..%d-step forecasts from origins after step %d", sel.Horizon, from)
+	chosen := sel.Candidates[sel.Chosen]
+	if chosen.fixed != nil {
+		return best, sel, nil // no state was estimated
+	}
+	// Refit with the initial state estimated from the whole history.
+	m, err := Fit(s, chosen.Spec, FitOptions{Horizon: sel.Horizon, MaxEvaluations: opts.MaxEvaluations})
 	if err != nil {
 		return nil, sel, err
 	}
-	if !sameSpec(m.Spec, sel.Candidates[best].Spec) {
-		return nil, sel, errors.New("internal error: the chosen model fell back on the longer history")
+	return m, sel, nil
+}
+
+// fitOnly fits spec, records it as the one candidate, chosen, and returns it.
+func fitOnly(s Series, spec Spec, opts FitOptions, sel *Selection) (*Model, *Selection, error) {
+	m, err := Fit(s, spec, opts)
+	if err != nil {
+		return nil, sel, err
 	}
+	sel.Candidates = append(sel.Candidates, Candidate{Spec: m.Spec, Model: m.Spec.String(), Params: m.Params.String(), Score: math.NaN()})
+	sel.Chosen = len(sel.Candidates) - 1
 	return m, sel, nil
 }
 
@@ -169,25 +187,29 @@ func sameSpec(a, b Spec) bool {
 	return a.Trend == b.Trend && a.Seasonality == b.Seasonality && a.AR == b.AR && slices.Equal(a.Periods, b.Periods)
 }
 
-// candidateSpecs lists the models FitAuto tries.
-func candidateSpecs(periods []int, positive bool) []Spec {
-	var out []Spec
-	add := func(t Trend, s Seasonality, p []int) {
+// candidateSpecs lists the models FitAuto tries, with fixed parameters
+// where the candidate is a naive benchmark.
+func candidateSpecs(periods []int, positive bool) ([]Spec, []*Params) {
+	var specs []Spec
+	var fixed []*Params
+	add := func(s Seasonality, p []int) {
 		for _, ar := range []bool{false, true} {
-			out = append(out, Spec{Trend: t, Seasonality: s, Periods: p, AR: ar})
+			specs = append(specs, Spec{Seasonality: s, Periods: p, AR: ar})
+			fixed = append(fixed, nil)
 		}
 	}
-	add(TrendNone, SeasonNone, nil)
-	add(TrendDamped, SeasonNone, nil)
+	add(SeasonNone, nil)
+	specs = append(specs, Spec{})
+	fixed = append(fixed, &Params{Alpha: 1})
 	if len(periods) > 0 {
-		add(TrendNone, SeasonAdditive, periods)
-		add(TrendDamped, SeasonAdditive, periods)
+		add(SeasonAdditive, periods)
 		if positive {
-			add(TrendNone, SeasonMultiplicative, periods)
-			add(TrendDamped, SeasonMultiplicative, periods)
+			add(SeasonMultiplicative, periods)
 		}
+		specs = append(specs, Spec{Seasonality: SeasonAdditive, Periods: periods[len(periods)-1:]})
+		fixed = append(fixed, &Params{Alpha: 0, Gamma: []float64{1}})
 	}
-	return out
+	return specs, fixed
 }
 
 func positive(y []float64) bool {
@@ -197,40 +219,4 @@ func positive(y []float64) bool {
 		}
 	}
 	return true
-}
-
-// holdoutMAE moves a clone of m through the held-out values and returns the
-// mean absolute error of its 1..horizon-step forecasts from origins spread
-// over them.
-func holdoutMAE(m *Model, hold []float64, horizon int) float64 {
-	mc := m.Clone()
-	const maxOrigins = 100
-	stride := max(1, len(hold)/maxOrigins)
-	var sum float64
-	count := 0
-	phiH := make([]float64, horizon+1)
-	lambdaH := make([]float64, horizon+1)
-	for h := 1; h <= horizon; h++ {
-		phiH[h] = phiSum(mc.coef.phi, h)
-		lambdaH[h] = math.Pow(mc.coef.lambda, float64(h))
-	}
-	for t := range hold {
-		if t%stride == 0 {
-			for h := 1; h <= horizon && t+h-1 < len(hold); h++ {
-				actual := hold[t+h-1]
-				if !isFinite(actual) {
-					continue
-				}
-				if f := mc.state.predict(&mc.coef, h, phiH[h], lambdaH[h]); isFinite(f) {
-					sum += math.Abs(actual - f)
-					count++
-				}
-			}
-		}
-		mc.Observe(hold[t])
-	}
-	if count == 0 {
-		return math.NaN()
-	}
-	return sum / float64(count)
 }

@@ -23,6 +23,14 @@ type FitOptions struct {
 	// MaxEvaluations bounds the objective evaluations of the optimiser.
 	// 0 means 300.
 	MaxEvaluations int
+
+	// scoreFrom, if positive, makes the final pass score the model's
+	// 1..Horizon-step forecasts from origins at or after this index.
+	scoreFrom int
+	// initWindow, if positive, limits the least-squares estimate of the
+	// initial state to the first initWindow values, so that the scored
+	// forecasts come from a state that has not seen them.
+	initWindow int
 }
 
 const (
@@ -61,9 +69,19 @@ func Fit(s Series, spec Spec, opts FitOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Work on y/k, k a power of two near the largest magnitude: exact in
+	// floating point, and squares of values near 1e308 cannot overflow.
+	k := powerOfTwoScale(y)
+	for i := range y {
+		y[i] /= k
+	}
+	if opts.Init != nil {
+		scaled := scaleState(*opts.Init, 1/k, spec.Seasonality == SeasonMultiplicative)
+		opts.Init = &scaled
+	}
 	m := &Model{Step: s.Step, Next: s.End(), Notes: notes}
 	if v, ok := constantValue(y); ok {
-		return constantModel(m, spec, v, len(y)), nil
+		return constantModel(m, spec, v*k, len(y)), nil
 	}
 	spec, m.Notes = feasibleSpec(spec, y, m.Notes)
 	m.Spec = spec
@@ -80,11 +98,16 @@ func Fit(s Series, spec Spec, opts FitOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The initial state is estimated from the first initWindow values.
+	window := y
+	if opts.initWindow > 0 && opts.initWindow < len(y) {
+		window = y[:opts.initWindow]
+	}
 	var init State
 	if opts.Init != nil {
 		init = *opts.Init
 	} else {
-		init = initialState(spec, y)
+		init = initialState(spec, window)
 	}
 	st0, err := newState(spec, init)
 	if err != nil {
@@ -95,7 +118,21 @@ func Fit(s Series, spec Spec, opts FitOptions) (*Model, error) {
 		if maxEvals <= 0 {
 			maxEvals = defaultMaxEvals
 		}
-		params, m.Fit.Evals, m.Fit.Converged = p.minimise(st0, y, maxEvals)
+		if opts.Init != nil {
+			params, m.Fit.Evals, m.Fit.Converged = p.minimise(st0, y, maxEvals, nil, fineSearch)
+		} else {
+			// Parameters for the heuristic state, roughly; the initial
+			// state by least squares for them (refine.go); the parameters
+			// for that state, finely; the state once more.
+			var evals int
+			params, evals, _ = p.minimise(st0, y, maxEvals, nil, coarseSearch)
+			c, _ := newCoef(spec, params)
+			st0, _ = refineState(&c, st0, window)
+			params, m.Fit.Evals, m.Fit.Converged = p.minimise(st0, y, maxEvals, &params, fineSearch)
+			m.Fit.Evals += evals
+			c, _ = newCoef(spec, params)
+			st0, _ = refineState(&c, st0, window)
+		}
 		if !m.Fit.Converged {
 			m.Notes = append(m.Notes, notef(NoteOptimizer, "the optimiser stopped after %d evaluations without converging; using the best parameters found", m.Fit.Evals))
 		}
@@ -111,11 +148,96 @@ func Fit(s Series, spec Spec, opts FitOptions) (*Model, error) {
 		horizon = defaultHorizon
 	}
 	m.state = st0
-	m.bands = m.finalPass(y, horizon)
+	m.bands = m.finalPass(y, horizon, opts.scoreFrom)
 	if m.bands.gaussian {
 		m.Notes = append(m.Notes, notef(NoteGaussianBand, "only %d in-sample forecasts to estimate the band from; using a Gaussian band", m.bands.origins))
 	}
+	m.rescale(k)
+	if !m.state.finite() {
+		return divergedFallback(s, spec, opts)
+	}
 	return m, nil
+}
+
+// divergedFallback refits a simpler model after spec's state left the
+// floating-point range (values spanning hundreds of orders of magnitude):
+// additive instead of multiplicative seasonality, then (N,N).
+func divergedFallback(s Series, spec Spec, opts FitOptions) (*Model, error) {
+	simpler := Spec{}
+	if spec.Seasonality == SeasonMultiplicative {
+		simpler = spec
+		simpler.Seasonality = SeasonAdditive
+	}
+	if sameSpec(simpler, spec) || opts.Params != nil || opts.Init != nil {
+		return nil, fmt.Errorf("%s: %w", spec, ErrDiverged)
+	}
+	m, err := Fit(s, simpler, opts)
+	if err != nil {
+		return nil, err
+	}
+	m.Notes = append(m.Notes, notef(NoteDiverged, "the state of %s left the floating-point range on this history; fitted %s instead", spec, m.Spec))
+	return m, nil
+}
+
+// powerOfTwoScale returns the largest power of two not above the largest
+// finite magnitude in y (1 for zeros): finite even for values near the
+// largest float.
+func powerOfTwoScale(y []float64) float64 {
+	var big float64
+	for _, v := range y {
+		if isFinite(v) {
+			big = max(big, math.Abs(v))
+		}
+	}
+	if big == 0 {
+		return 1
+	}
+	_, e := math.Frexp(big) // big = f·2^e with f in [½, 1)
+	return math.Ldexp(1, e-1)
+}
+
+// scaleState multiplies the level, slope and additive seasonal components
+// of st by k.
+func scaleState(st State, k float64, mult bool) State {
+	out := State{Level: st.Level * k, Slope: st.Slope * k}
+	for _, s := range st.Season {
+		c := slices.Clone(s)
+		if !mult {
+			for i := range c {
+				c[i] *= k
+			}
+		}
+		out.Season = append(out.Season, c)
+	}
+	return out
+}
+
+// rescale turns a model fitted on y/k into the model of y.
+func (m *Model) rescale(k float64) {
+	if k == 1 {
+		return
+	}
+	st := &m.state
+	st.level, st.slope, st.resid = st.level*k, st.slope*k, st.resid*k
+	if !m.coef.mult {
+		for i := range st.nSeas {
+			for j := range st.season[i] {
+				st.season[i][j] *= k
+			}
+		}
+	}
+	if b := m.bands; !b.relative {
+		b.sigma *= k
+		for _, e := range b.errs {
+			for i := range e {
+				e[i] *= k
+			}
+		}
+	}
+	m.score *= k
+	m.Fit.SSE *= k * k
+	m.Fit.RMSE *= k
+	m.Fit.AICc += float64(m.Fit.N) * math.Log(k*k)
 }
 
 // cleanHistory copies y, turning infinite values into NaN, and checks there
@@ -160,7 +282,7 @@ func constantValue(y []float64) (float64, bool) {
 			lo, hi = min(lo, v), max(hi, v)
 		}
 	}
-	return lo, hi-lo <= 1e-12*max(1, math.Abs(lo))
+	return lo, hi-lo <= 1e-12*max(math.Abs(lo), math.Abs(hi))
 }
 
 func constantModel(m *Model, spec Spec, v float64, n int) *Model {
@@ -317,7 +439,10 @@ var (
 
 // minimise returns the parameters with the least SSE, the evaluations spent
 // and whether the simplex converged.
-func (p paramSpace) minimise(st0 state, y []float64, maxEvals int) (Params, int, bool) {
+//
+// With from set, the simplex starts smaller, at from, without the grid: a
+// polish of the previous optimum after the initial state has moved.
+func (p paramSpace) minimise(st0 state, y []float64, maxEvals int, from *Params, conv search) (Params, int, bool) {
 	work := st0.clone()
 	evals := 0
 	objective := func(z []float64) float64 {
@@ -338,7 +463,14 @@ func (p paramSpace) minimise(st0 state, y []float64, maxEvals int) (Params, int,
 	// Coarse grid over α (and γ), the rest at their start values.
 	best := p.start()
 	bestF := math.Inf(1)
+	simplex := 0.5
+	if from != nil {
+		best, bestF, simplex = *from, objective(p.encode(*from)), 0.25
+	}
 	for _, a := range gridAlpha {
+		if from != nil {
+			break
+		}
 		for _, g := range gridGamma {
 			q := p.start()
 			q.Alpha = a
@@ -359,12 +491,12 @@ func (p paramSpace) minimise(st0 state, y []float64, maxEvals int) (Params, int,
 		FuncEvaluations: max(maxEvals-evals, 1),
 		Converger: &optimize.FunctionConverge{
 			Absolute:   1e-12 * bestF,
-			Relative:   convRel,
-			Iterations: convIter * p.dim(),
+			Relative:   conv.relative,
+			Iterations: conv.iterations * p.dim(),
 		},
 		Concurrent: 1,
 	}
-	res, err := optimize.Minimize(problem, p.encode(best), settings, &optimize.NelderMead{SimplexSize: 0.5})
+	res, err := optimize.Minimize(problem, p.encode(best), settings, &optimize.NelderMead{SimplexSize: simplex})
 	if err != nil && !errors.Is(err, optimize.ErrLinesearcherFailure) || res == nil {
 		return best, evals, false
 	}
@@ -489,19 +621,71 @@ func sseKernel(c *coef, st *state, y []float64) float64 {
 }
 
 func sseMultiplicative(c *coef, st *state, y []float64) float64 {
+	if st.nSeas != 1 {
+		return sseMultiplicativeGeneric(c, st, y)
+	}
+	// One season: state.step's multiplicative branch, inlined.
+	s0 := st.season[0]
+	j0, m0 := st.phase[0], len(s0)
+	l, b, r := st.level, st.slope, st.resid
+	alpha, beta, phi, gamma, lambda := c.alpha, c.beta, c.phi, c.gamma[0], c.lambda
 	var sse float64
 	for _, v := range y {
-		yhat := st.step(c, v)
-		if e := v - yhat; e == e {
-			sse += e * e
-		}
-		if st.level+c.phi*st.slope <= 0 {
+		trend := phi * b
+		base := l + trend
+		if !(base > 0) {
 			// A non-positive level makes the multiplicative model
 			// meaningless: reject these parameters.
 			return math.Inf(1)
+		}
+		s := s0[j0]
+		if v == v { // not NaN
+			yhat := base * s
+			inv := 1 / yhat // one division: v/s = v·B·inv, e/B = e·s·inv
+			e := v - yhat
+			a := e - lambda*r
+			sse += a * a
+			r = e
+			level := alpha*v*base*inv + (1-alpha)*base
+			b = trend + beta*(level-base)
+			l = level
+			s0[j0] = s + gamma*e*s*inv
+		} else {
+			l, b = base, trend
+			r *= lambda
+		}
+		if j0++; j0 == m0 {
+			j0 = 0
+		}
+	}
+	st.level, st.slope, st.resid, st.phase[0] = l, b, r, j0
+	return sse
+}
+
+func sseMultiplicativeGeneric(c *coef, st *state, y []float64) float64 {
+	var sse float64
+	for _, v := range y {
+		if st.level+c.phi*st.slope <= 0 {
+			return math.Inf(1)
+		}
+		if e := v - st.step(c, v); e == e {
+			sse += e * e
 		}
 	}
 	return sse
 }
 
-var convRel, convIter = 1e-7, 3
+// search is a convergence criterion of the simplex: stop when the best SSE
+// has not improved by the relative amount in iterations × dim iterations.
+type search struct {
+	relative   float64
+	iterations int
+}
+
+var (
+	// coarseSearch finds the basin for the heuristic initial state;
+	// fineSearch converges (on the shared traces, to within 0.1% of the
+	// SSE of a search run to 1e-10).
+	coarseSearch = search{relative: 1e-4, iterations: 2}
+	fineSearch   = search{relative: 1e-7, iterations: 2}
+)

@@ -2,10 +2,18 @@ package forecast
 
 import "math"
 
-// initCycles is the number of full cycles of the longest period that the
-// initial seasonal state is estimated from. More cycles average away more
-// noise; fewer follow a changing pattern more closely.
-const initCycles = 4
+// scoreCycles bounds the cycles of the longest period that FitAuto keeps
+// for estimating initial states before the forecasts it scores.
+const scoreCycles = 4
+
+// initCyclesFor returns the number of cycles of period m that FitAuto's
+// candidates estimate their initial state from, in an n-step history: at
+// most scoreCycles, at least two, and otherwise one fewer than the history
+// holds, so that at least one cycle is left to score forecasts on that the
+// initial state has not seen.
+func initCyclesFor(n, m int) int {
+	return max(2, min(n/m-1, scoreCycles))
+}
 
 // initPoints is the number of leading values a non-seasonal model's initial
 // level and slope are estimated from.
@@ -16,12 +24,13 @@ const initPoints = 24
 // extended to more cycles and to gaps):
 //
 //  1. The trend T_t is the centred moving average of the longest period m
-//     (a 2×m average when m is even) over the first min(K, initCycles)
-//     cycles, K being the number of full cycles; missing values are left
-//     out of each average.
+//     (a 2×m average when m is even) over the full cycles of y; missing
+//     values are left out of each average.
 //  2. The seasonal index of phase j is the mean of y_t − T_t (y_t / T_t for
-//     multiplicative seasonality) over the t ≡ j (mod m) where T_t exists,
-//     then centred on 0 (on 1). With two periods m₁ | m₂, the m₁ component
+//     multiplicative seasonality) over the t ≡ j (mod m) where T_t exists;
+//     phases with no value at all (an outage excluded from every cycle
+//     seen) are interpolated linearly from the phases around them, along
+//     the cycle. The indices are then centred on 0 (on 1). With two periods m₁ | m₂, the m₁ component
 //     is the mean of the m₂ pattern over phases j ≡ i (mod m₁), and the m₂
 //     component what is left.
 //  3. Level and slope come from a least-squares line a + b·t through T_t:
@@ -39,8 +48,7 @@ func initialState(spec Spec, y []float64) State {
 		n := min(len(y), initPoints)
 		a, b = lineFit(y[:n])
 	} else {
-		k := min(len(y)/m, initCycles)
-		w := y[:k*m]
+		w := y[:len(y)/m*m]
 		trend := centredMovingAverage(w, m)
 		pattern := make([]float64, m)
 		count := make([]int, m)
@@ -63,6 +71,7 @@ func initialState(spec Spec, y []float64) State {
 				pattern[j] = math.NaN()
 			}
 		}
+		interpolateCircular(pattern)
 		centre(pattern, mult)
 		pattern = smoothCircular(pattern, smoothWidth(m))
 		if len(spec.Periods) == 2 {
@@ -254,4 +263,37 @@ func smoothCircular(s []float64, w int) []float64 {
 		sum += s[(j+h+1)%n] - s[(j-h+n)%n]
 	}
 	return out
+}
+
+// interpolateCircular fills the NaN runs of a cyclic pattern by linear
+// interpolation between the finite values around them, wrapping around the
+// end. A pattern with no finite value is left as it is.
+func interpolateCircular(s []float64) {
+	n := len(s)
+	first := -1
+	for j, v := range s {
+		if !math.IsNaN(v) {
+			first = j
+			break
+		}
+	}
+	if first < 0 {
+		return
+	}
+	prev := first
+	for k := 1; k <= n; k++ {
+		j := (first + k) % n
+		if math.IsNaN(s[j]) {
+			continue
+		}
+		gap := (j - prev + n) % n
+		if gap == 0 {
+			gap = n
+		}
+		for i := 1; i < gap; i++ {
+			w := float64(i) / float64(gap)
+			s[(prev+i)%n] = s[prev] + w*(s[j]-s[prev])
+		}
+		prev = j
+	}
 }

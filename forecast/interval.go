@@ -16,6 +16,8 @@ const (
 	// band rather than a Gaussian one.
 	maxBandOrigins = 300
 	minBandOrigins = 30
+	// maxScoreOrigins bounds the origins of FitAuto's score.
+	maxScoreOrigins = 400
 )
 
 // errorBands holds the empirical distribution of the model's in-sample
@@ -48,7 +50,11 @@ type errorBands struct {
 // finalPass runs the fitted model over y from its initial state, leaving it
 // positioned after the last value, and fills the fit statistics and the
 // error bands for horizons up to horizon.
-func (m *Model) finalPass(y []float64, horizon int) *errorBands {
+//
+// With scoreFrom > 0 it also sets m.score: the mean absolute error of the
+// 1..horizon-step forecasts from up to maxScoreOrigins origins spread over
+// [scoreFrom, n − 1).
+func (m *Model) finalPass(y []float64, horizon, scoreFrom int) *errorBands {
 	n := len(y)
 	c := &m.coef
 	st := &m.state
@@ -66,6 +72,10 @@ func (m *Model) finalPass(y []float64, horizon int) *errorBands {
 		lambdaH[h] = math.Pow(c.lambda, float64(h))
 	}
 
+	scoreStride := max(1, (n-1-scoreFrom+maxScoreOrigins-1)/maxScoreOrigins)
+	var scoreSum float64
+	scoreN := 0
+
 	var sse, sseRel float64
 	valid := 0
 	for t, v := range y {
@@ -76,6 +86,16 @@ func (m *Model) finalPass(y []float64, horizon int) *errorBands {
 				sseRel += (e / yhat) * (e / yhat)
 			}
 			valid++
+		}
+		if scoreFrom > 0 && t >= scoreFrom && (t-scoreFrom)%scoreStride == 0 {
+			for h := 1; h <= horizon && t+h < n; h++ {
+				if actual := y[t+h]; isFinite(actual) {
+					if f := st.predict(c, h, phiH[h], lambdaH[h]); isFinite(f) {
+						scoreSum += math.Abs(actual - f)
+						scoreN++
+					}
+				}
+			}
 		}
 		if t < first || t > last || (t-first)%stride != 0 {
 			continue
@@ -122,6 +142,10 @@ func (m *Model) finalPass(y []float64, horizon int) *errorBands {
 		b.sigma = math.Sqrt(sse / dof)
 	}
 	b.growth = varianceGrowth(c, m.Spec)
+	m.score = math.NaN()
+	if scoreN > 0 {
+		m.score = scoreSum / float64(scoreN)
+	}
 	b.gaussian = b.origins < minBandOrigins
 	return b
 }

@@ -329,6 +329,21 @@ func (st *state) export() State {
 	return out
 }
 
+// finite reports whether every number of the state is finite.
+func (st *state) finite() bool {
+	if !isFinite(st.level) || !isFinite(st.slope) || !isFinite(st.resid) {
+		return false
+	}
+	for k := range st.nSeas {
+		for _, v := range st.season[k] {
+			if !isFinite(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func (st *state) clone() state {
 	c := *st
 	for k := range 2 {
@@ -434,6 +449,8 @@ type Model struct {
 	coef  coef
 	state state
 	bands *errorBands
+	// score is the in-sample multi-step error FitAuto chooses by.
+	score float64
 	// constant is set for a constant history: the forecast is that value
 	// with a zero-width band.
 	constant bool

@@ -13,6 +13,9 @@ var (
 	// ErrTooShort: the history has fewer finite values than the simplest
 	// model needs (MinPoints).
 	ErrTooShort = errors.New("history too short to fit a model")
+	// ErrDiverged: even the simplest model's state left the floating-point
+	// range on this history.
+	ErrDiverged = errors.New("model state diverged")
 )
 
 // MinPoints is the fewest finite values Fit accepts.
@@ -42,6 +45,9 @@ const (
 	// NoteOptimizer: the optimiser stopped at its evaluation limit before
 	// converging; the parameters are the best it found.
 	NoteOptimizer NoteCode = "optimizer_limit"
+	// NoteDiverged: the model's state left the floating-point range; a
+	// simpler model was fitted.
+	NoteDiverged NoteCode = "diverged"
 	// NoteGaussianBand: too few in-sample errors for an empirical band; the
 	// band is the Gaussian one from the one-step error variance.
 	NoteGaussianBand NoteCode = "gaussian_band"

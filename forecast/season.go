@@ -23,10 +23,13 @@ const (
 	// DivisorMargin: a period that divides the strongest one and scores
 	// within this margin of it becomes the first of two seasons.
 	DivisorMargin = 0.15
+	// ShortSeasonThreshold replaces SeasonThreshold for a period that fits
+	// fewer than three times in the history: two cycles of a random walk
+	// can look alike by chance, so only a clear season counts.
+	ShortSeasonThreshold = 0.6
 	// minDetectCycles is the number of full cycles a period needs in the
-	// history to be tested: with two cycles, one noise pattern repeats only
-	// once and is indistinguishable from a season.
-	minDetectCycles = 3
+	// history to be tested: two, as Holt-Winters needs.
+	minDetectCycles = 2
 )
 
 // CalendarPeriods are the periods detection always tests: an hour, a day
@@ -53,10 +56,11 @@ type SeasonReport struct {
 
 // DetectSeason finds the seasonal periods of a series with the given step.
 //
-// Every period p tested must fit three times in the history and is scored
-// by its adjusted strength of seasonality F*(p) (SeasonStrength): about 0 for
+// Every period p tested must fit twice in the history and is scored by its
+// adjusted strength of seasonality F*(p) (SeasonStrength): about 0 for
 // noise, random walks and trends, above 0.5 for a clear daily cycle in minute
-// data. The steps:
+// data. A period that fits fewer than three times must reach
+// ShortSeasonThreshold rather than SeasonThreshold. The steps:
 //
 //  1. The calendar periods (1 h, 1 d, 1 w) that are whole numbers of steps
 //     are scored. If none reaches SeasonThreshold, the lag of the highest
@@ -93,15 +97,21 @@ func DetectSeason(values []float64, step time.Duration) SeasonReport {
 			calendar = append(calendar, p)
 		}
 	}
+	threshold := func(p int) float64 {
+		if n < 3*p {
+			return ShortSeasonThreshold
+		}
+		return SeasonThreshold
+	}
 	var passing []PeriodScore
 	for _, p := range calendar {
-		if ps := record(values, p, "calendar"); ps.Strength >= SeasonThreshold {
+		if ps := record(values, p, "calendar"); ps.Strength >= threshold(p) {
 			passing = append(passing, ps)
 		}
 	}
 	if len(passing) == 0 {
 		if p := acfPeak(values, maxPeriod); p > 0 {
-			if ps := record(values, p, "autocorrelation"); ps.Strength >= SeasonThreshold {
+			if ps := record(values, p, "autocorrelation"); ps.Strength >= threshold(p) {
 				passing = append(passing, ps)
 			}
 		}
@@ -158,7 +168,8 @@ func DetectSeason(values []float64, step time.Duration) SeasonReport {
 // y. With the classical decomposition y = T + S + R (T the centred moving
 // average of p, S the mean of y − T at each phase, centred), the strength of
 // Wang, Smith & Hyndman (2006, "Characteristic-based clustering for time
-// series data", Data Min. Knowl. Discov. 13) is
+// series data", Data Min. Knowl. Discov. 13) is (with a straight-line trend
+// when y holds fewer than three cycles)
 //
 //	F = max(0, 1 − Var(R) / Var(S + R)).
 //
@@ -167,12 +178,13 @@ func DetectSeason(values []float64, step time.Duration) SeasonReport {
 //
 //	F* = (F − 1/K) / (1 − 1/K).
 //
-// It returns 0 when y holds fewer than two cycles with data.
+// It returns 0 when y is shorter than two cycles or holds fewer than one
+// and a half cycles of values.
 func SeasonStrength(y []float64, p int) float64 {
 	if p < 2 || len(y) < 2*p {
 		return 0
 	}
-	trend := centredMovingAverage(y, p)
+	trend := seasonTrend(y, p)
 	d := make([]float64, len(y))
 	phase := make([]float64, p)
 	cnt := make([]int, p)
@@ -204,10 +216,10 @@ func SeasonStrength(y []float64, p int) float64 {
 		sr2 += r * r
 		n++
 	}
-	if n < 2*p {
-		return 0
-	}
 	fn := float64(n)
+	if fn < 1.5*float64(p) {
+		return 0 // too few values for the phase means to mean anything
+	}
 	varD := sd2/fn - (sd/fn)*(sd/fn)
 	varR := sr2/fn - (sr/fn)*(sr/fn)
 	if varD <= 0 || !isFinite(varD) {
@@ -218,9 +230,24 @@ func SeasonStrength(y []float64, p int) float64 {
 	return (f - 1/k) / (1 - 1/k)
 }
 
+// seasonTrend returns the trend of the classical decomposition: the centred
+// moving average of p, or, with fewer than three cycles (where that average
+// would exist only around the middle cycle), the least-squares line.
+func seasonTrend(y []float64, p int) []float64 {
+	if len(y) >= 3*p {
+		return centredMovingAverage(y, p)
+	}
+	a, b := lineFit(y)
+	trend := make([]float64, len(y))
+	for t := range trend {
+		trend[t] = a + b*float64(t)
+	}
+	return trend
+}
+
 // removeSeason returns y minus its classical seasonal component of period p.
 func removeSeason(y []float64, p int) []float64 {
-	trend := centredMovingAverage(y, p)
+	trend := seasonTrend(y, p)
 	phase := make([]float64, p)
 	cnt := make([]int, p)
 	for t, v := range y {
@@ -244,8 +271,8 @@ func removeSeason(y []float64, p int) []float64 {
 
 // acfPeak returns the lag in [4, maxLag] of the highest local maximum of the
 // sample autocorrelation function of y (gaps filled by linear
-// interpolation and a least-squares line removed first), or 0 when no lag
-// has a positive peak.
+// interpolation and a least-squares line removed first) after its first
+// negative value, or 0 when there is no positive peak there.
 func acfPeak(y []float64, maxLag int) int {
 	x := fillLinear(y)
 	if x == nil {
@@ -259,8 +286,14 @@ func acfPeak(y []float64, maxLag int) int {
 	if acf == nil {
 		return 0
 	}
+	// Skip the decay of short-term correlation: the first peak that counts
+	// comes after the function first turns up from below zero.
+	k := 1
+	for k < maxLag && acf[k] > 0 {
+		k++
+	}
 	best, bestV := 0, 0.0
-	for k := 4; k < maxLag; k++ {
+	for k = max(k, 4); k < maxLag; k++ {
 		if acf[k] > acf[k-1] && acf[k] >= acf[k+1] && acf[k] > bestV {
 			best, bestV = k, acf[k]
 		}

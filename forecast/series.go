@@ -207,7 +207,7 @@ func medianSpacing(samples []Sample) time.Duration {
 		return 0
 	}
 	slices.Sort(gaps)
-	m := gaps[len(gaps)/2]
+	m := gaps[(len(gaps)-1)/2] // the lower median: two gaps of 1m and 3m give 1m
 	if m > time.Second {
 		m = m.Round(time.Second)
 	}

@@ -1,0 +1,366 @@
+package forecast
+
+import "math"
+
+// This file estimates the initial state by least squares for given
+// smoothing parameters.
+//
+// The heuristic initial state (initialState) averages a few cycles; the
+// least-squares one minimises the same one-step SSE as the smoothing
+// parameters, as statsmodels' default initialization_method="estimated"
+// does. statsmodels treats the m + 2 initial states as free parameters of
+// a numerical optimiser, which costs m + 2 SSE evaluations per gradient;
+// here the problem is solved as least squares with exact derivatives from
+// two linear passes over the series.
+//
+// With x₀ the initial state (ℓ, b and the seasonal components), the
+// one-step residuals a_t(x₀) of the additive model are affine in x₀:
+// a(x₀ + δ) = a(x₀) + Zδ, where column j of Z is the response of the
+// residuals to a unit change of the j-th initial state. The least-squares
+// correction solves the normal equations ZᵀZ δ = −Zᵀa by conjugate
+// gradients (CGLS, Björck 1996, §7.4), with Zv computed by a forward
+// tangent pass of the recurrences and Zᵀw by its adjoint, a backward pass
+// (Griewank & Walther 2008, ch. 3): O(n) each, without forming Z. For the
+// multiplicative model, a is not affine in x₀, and the same solve gives
+// Gauss-Newton steps, each accepted only if the SSE falls.
+
+// refineRounds is the number of Gauss-Newton steps (one suffices for the
+// additive model) and cgIterations bounds each conjugate-gradient solve: on
+// a week of minute data, 5 iterations reach 99.9% of the reduction in SSE
+// that 40 do.
+const (
+	refineRounds = 1
+	cgIterations = 6
+	cgTolerance  = 1e-6
+)
+
+// trajectory records what the tangent and adjoint passes need of a forward
+// pass: for each step, the predicted level B = ℓ + φb, the seasonal
+// components used and the one-step error e (NaN when the value is
+// missing); and, for the multiplicative model, the derivatives of the
+// updates at that point, so that the passes multiply instead of divide.
+type trajectory struct {
+	c          *coef
+	y          []float64
+	base, e    []float64
+	s0, s1     []float64
+	m0, m1     int
+	nSeas      int
+	nVars      int
+	offS0      int
+	offS1      int
+	startPhase [2]int
+	// Multiplicative only, with S = s0·s1: invB = 1/B, inv0 = 1/s0,
+	// inv1 = 1/s1, ys = α·y/S².
+	invB, inv0, inv1, ys []float64
+}
+
+// newTrajectory runs st (not modified) over y, recording the trajectory,
+// and returns it with the residuals a_t (0 where y is missing) and their SSE.
+func newTrajectory(c *coef, st *state, y []float64) (*trajectory, []float64, float64) {
+	n := len(y)
+	tr := &trajectory{
+		c: c, y: y, base: make([]float64, n), e: make([]float64, n),
+		s0: make([]float64, n), s1: make([]float64, n),
+		m0: len(st.season[0]), m1: len(st.season[1]), nSeas: st.nSeas, startPhase: st.phase,
+	}
+	tr.offS0, tr.offS1, tr.nVars = 2, 2, 2
+	if tr.nSeas >= 1 {
+		tr.offS1 = 2 + tr.m0
+		tr.nVars += tr.m0
+	}
+	if tr.nSeas == 2 {
+		tr.nVars += tr.m1
+	}
+	if c.mult {
+		tr.invB, tr.inv0, tr.inv1, tr.ys = make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	}
+	w := st.clone()
+	a := make([]float64, n)
+	var sse float64
+	for t, v := range y {
+		tr.base[t] = w.level + c.phi*w.slope
+		tr.s0[t] = w.season[0][w.phase[0]]
+		tr.s1[t] = w.season[1][w.phase[1]]
+		if c.mult {
+			tr.invB[t], tr.inv0[t], tr.inv1[t] = 1/tr.base[t], 1/tr.s0[t], 1/tr.s1[t]
+			is := tr.inv0[t] * tr.inv1[t]
+			tr.ys[t] = c.alpha * v * is * is
+		}
+		r := w.resid
+		yhat := w.step(c, v) // the prediction adjusted by λ·r
+		if isFinite(v) {
+			a[t] = v - yhat
+			tr.e[t] = a[t] + c.lambda*r
+			sse += a[t] * a[t]
+		} else {
+			tr.e[t] = math.NaN()
+		}
+	}
+	return tr, a, sse
+}
+
+// tangent returns Zv: the change of each residual a_t for a change v of the
+// initial state (ℓ, b, season 0, season 1), in out (length n).
+//
+// The tangent recurrences, with dB = dℓ + φ·db, are, for the additive model,
+//
+//	dE = −(dB + ds0 + ds1),  dℓ' = dB + α·dE,  db' = φ·db + αβ·dE,  dsk' = dsk + γk·dE
+//
+// and for the multiplicative one (S = s0·s1, dS = ds0·s1 + s0·ds1)
+//
+//	dE  = −(dB·S + B·dS)
+//	dℓ' = −αy·dS/S² + (1−α)·dB,  db' = φ·db + β(dℓ' − dB)
+//	ds0' = ds0 + γ0/(B·s1)·(dE − e·(dB/B + ds1/s1)), and ds1' likewise;
+//
+// with dr' = dE and a residual change dE − λ·dr; a missing value gives
+// dℓ' = dB, db' = φ·db, dr' = λ·dr.
+func (tr *trajectory) tangent(v, out []float64) {
+	c := tr.c
+	L, B, R := v[0], v[1], 0.0
+	s0 := make([]float64, tr.m0)
+	s1 := make([]float64, tr.m1)
+	if tr.nSeas >= 1 {
+		copy(s0, v[tr.offS0:tr.offS0+tr.m0])
+	}
+	if tr.nSeas == 2 {
+		copy(s1, v[tr.offS1:tr.offS1+tr.m1])
+	}
+	j0, j1 := tr.startPhase[0], tr.startPhase[1]
+	alpha, ab, phi, lambda, g0, g1 := c.alpha, c.alpha*c.beta, c.phi, c.lambda, c.gamma[0], c.gamma[1]
+	for t := range tr.y {
+		dBase := L + phi*B
+		switch e := tr.e[t]; {
+		case e != e: // missing
+			out[t] = 0
+			L, B, R = dBase, phi*B, lambda*R
+		case c.mult:
+			S0, S1, base, iB := tr.s0[t], tr.s1[t], tr.base[t], tr.invB[t]
+			d0, d1 := s0[j0], s1[j1]
+			dS := d0*S1 + S0*d1
+			dE := -(dBase*S0*S1 + base*dS)
+			dL := -tr.ys[t]*dS + (1-alpha)*dBase
+			B = phi*B + c.beta*(dL-dBase)
+			L = dL
+			u := dBase * iB
+			s0[j0] = d0 + g0*iB*tr.inv1[t]*(dE-e*(u+d1*tr.inv1[t]))
+			s1[j1] = d1 + g1*iB*tr.inv0[t]*(dE-e*(u+d0*tr.inv0[t]))
+			out[t] = dE - lambda*R
+			R = dE
+		default:
+			dE := -(dBase + s0[j0] + s1[j1])
+			L = dBase + alpha*dE
+			B = phi*B + ab*dE
+			s0[j0] += g0 * dE
+			s1[j1] += g1 * dE
+			out[t] = dE - lambda*R
+			R = dE
+		}
+		if j0++; j0 == tr.m0 {
+			j0 = 0
+		}
+		if j1++; j1 == tr.m1 {
+			j1 = 0
+		}
+	}
+}
+
+// adjoint returns Zᵀw in out (length nVars): the backward pass of tangent,
+// each step's adjoint being the transpose of its tangent map.
+func (tr *trajectory) adjoint(w, out []float64) {
+	c := tr.c
+	n := len(tr.y)
+	var L, B, R float64 // adjoints of the state after step t
+	s0 := make([]float64, tr.m0)
+	s1 := make([]float64, tr.m1)
+	j0 := (tr.startPhase[0] + n - 1) % tr.m0
+	j1 := (tr.startPhase[1] + n - 1) % tr.m1
+	alpha, beta, ab, phi, lambda, g0, g1 := c.alpha, c.beta, c.alpha*c.beta, c.phi, c.lambda, c.gamma[0], c.gamma[1]
+	for t := n - 1; t >= 0; t-- {
+		switch e := tr.e[t]; {
+		case e != e: // missing: dℓ' = dB, db' = φ·db, dr' = λ·dr
+			B, R = phi*(L+B), lambda*R
+		case c.mult:
+			S0, S1, base, iB, i0, i1 := tr.s0[t], tr.s1[t], tr.base[t], tr.invB[t], tr.inv0[t], tr.inv1[t]
+			b0, b1 := s0[j0], s1[j1] // adjoints of ds0', ds1'
+			k0, k1 := g0*iB*i1*b0, g1*iB*i0*b1
+			bE := w[t] + R + k0 + k1
+			bL := L + beta*B // dℓ' feeds ℓ' and b'
+			bBase := (1-alpha)*bL - beta*B - (k0+k1)*e*iB - S0*S1*bE
+			bS := -tr.ys[t]*bL - base*bE
+			s0[j0] = b0 + S1*bS - k1*e*i0
+			s1[j1] = b1 + S0*bS - k0*e*i1
+			R = -lambda * w[t]
+			B = phi*bBase + phi*B
+			L = bBase
+		default:
+			bE := w[t] + R + alpha*L + ab*B + g0*s0[j0] + g1*s1[j1]
+			bBase := L - bE
+			s0[j0] -= bE
+			s1[j1] -= bE
+			R = -lambda * w[t]
+			B = phi*bBase + phi*B
+			L = bBase
+		}
+		if j0--; j0 < 0 {
+			j0 = tr.m0 - 1
+		}
+		if j1--; j1 < 0 {
+			j1 = tr.m1 - 1
+		}
+	}
+	clear(out)
+	out[0], out[1] = L, B
+	if tr.nSeas >= 1 {
+		copy(out[tr.offS0:tr.offS0+tr.m0], s0)
+	}
+	if tr.nSeas == 2 {
+		copy(out[tr.offS1:tr.offS1+tr.m1], s1)
+	}
+}
+
+// vars returns the initial state of st as a vector (ℓ, b, season 0,
+// season 1), and apply writes such a vector back.
+func (tr *trajectory) vars(st *state) []float64 {
+	x := make([]float64, tr.nVars)
+	x[0], x[1] = st.level, st.slope
+	if tr.nSeas >= 1 {
+		copy(x[tr.offS0:], st.season[0])
+	}
+	if tr.nSeas == 2 {
+		copy(x[tr.offS1:], st.season[1])
+	}
+	return x
+}
+
+func (tr *trajectory) apply(st *state, x []float64) {
+	st.level, st.slope = x[0], x[1]
+	if tr.nSeas >= 1 {
+		copy(st.season[0], x[tr.offS0:tr.offS0+tr.m0])
+	}
+	if tr.nSeas == 2 {
+		copy(st.season[1], x[tr.offS1:tr.offS1+tr.m1])
+	}
+}
+
+// refineState returns the initial state that minimises the one-step SSE of
+// c over y, starting from st0, and that SSE. Steps that do not lower the SSE
+// are refused, so the result is never worse than st0.
+func refineState(c *coef, st0 state, y []float64) (state, float64) {
+	best := st0.clone()
+	tr, a, bestSSE := newTrajectory(c, &best, y)
+	rounds := refineRounds
+	if !c.mult {
+		rounds = 1 // affine residuals: one exact solve
+	}
+	for range rounds {
+		delta := cgls(tr, a)
+		if delta == nil {
+			break
+		}
+		x := tr.vars(&best)
+		improved := false
+		for step := 1.0; step > 1.0/64; step /= 2 {
+			cand := best.clone()
+			xs := make([]float64, len(x))
+			for i := range x {
+				xs[i] = x[i] + step*delta[i]
+			}
+			tr.apply(&cand, xs)
+			ntr, na, sse := newTrajectory(c, &cand, y)
+			if sse < bestSSE && isFinite(sse) {
+				best, bestSSE, tr, a = cand, sse, ntr, na
+				improved = true
+				break
+			}
+		}
+		if !improved {
+			break
+		}
+	}
+	centreState(&best, c.mult)
+	return best, bestSSE
+}
+
+// centreState moves the mean of each additive season into the level (for a
+// multiplicative season, scales the level and slope by its mean and the
+// season by its inverse). Forecasts do not change: ℓ + c with every s − c
+// gives the same predictions and updates for ever, and likewise ℓ·c, b·c
+// with s/c. But the least-squares solve cannot tell them apart, and when α
+// and γ are both near 0 it may wander far along that direction; centring
+// keeps the state where the heuristic would put it.
+func centreState(st *state, mult bool) {
+	for k := range st.nSeas {
+		s := st.season[k]
+		mean := 0.0
+		for _, v := range s {
+			mean += v
+		}
+		mean /= float64(len(s))
+		switch {
+		case mult && mean > 0 && isFinite(mean):
+			for j := range s {
+				s[j] /= mean
+			}
+			st.level *= mean
+			st.slope *= mean
+		case !mult && isFinite(mean):
+			for j := range s {
+				s[j] -= mean
+			}
+			st.level += mean
+		}
+	}
+}
+
+// cgls solves min ‖a + Zδ‖² for δ by conjugate gradients on the normal
+// equations, or returns nil if the gradient is already negligible.
+func cgls(tr *trajectory, a []float64) []float64 {
+	n := len(a)
+	r := make([]float64, tr.nVars) // −Zᵀ(a + Zδ)
+	tr.adjoint(a, r)
+	for i := range r {
+		r[i] = -r[i]
+	}
+	rr := dot(r, r)
+	if rr == 0 || !isFinite(rr) {
+		return nil
+	}
+	rr0 := rr
+	delta := make([]float64, tr.nVars)
+	p := append([]float64(nil), r...)
+	q := make([]float64, n)
+	zq := make([]float64, tr.nVars)
+	for range cgIterations {
+		tr.tangent(p, q)
+		qq := dot(q, q)
+		if qq == 0 || !isFinite(qq) {
+			break
+		}
+		step := rr / qq
+		for i := range delta {
+			delta[i] += step * p[i]
+		}
+		tr.adjoint(q, zq)
+		for i := range r {
+			r[i] -= step * zq[i]
+		}
+		next := dot(r, r)
+		if next <= cgTolerance*cgTolerance*rr0 {
+			break
+		}
+		for i := range p {
+			p[i] = r[i] + next/rr*p[i]
+		}
+		rr = next
+	}
+	return delta
+}
+
+func dot(a, b []float64) float64 {
+	var s float64
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
