@@ -5,6 +5,7 @@ package backtest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -382,3 +383,22 @@ func nanSlice(n int) []float64 {
 }
 
 func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// MarshalJSON writes NaN measures (no forecasts to measure) as null.
+func (a Accuracy) MarshalJSON() ([]byte, error) {
+	orNull := func(v float64) *float64 {
+		if !isFinite(v) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(struct {
+		Horizon  int      `json:"horizon_steps"`
+		N        int      `json:"n"`
+		MAE      *float64 `json:"mae"`
+		RMSE     *float64 `json:"rmse"`
+		MASE     *float64 `json:"mase"`
+		SMAPE    *float64 `json:"smape_percent"`
+		Coverage *float64 `json:"upper_band_coverage"`
+	}{a.Horizon, a.N, orNull(a.MAE), orNull(a.RMSE), orNull(a.MASE), orNull(a.SMAPE), orNull(a.Coverage)})
+}

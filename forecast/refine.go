@@ -30,8 +30,8 @@ import "math"
 // that 40 do.
 const (
 	refineRounds = 1
-	cgIterations = 6
-	cgTolerance  = 1e-6
+	cgIterations = 10
+	cgTolerance  = 1e-2
 )
 
 // trajectory records what the tangent and adjoint passes need of a forward
@@ -315,35 +315,48 @@ func centreState(st *state, mult bool) {
 
 // cgls solves min ‖a + Zδ‖² for δ by conjugate gradients on the normal
 // equations, or returns nil if the gradient is already negligible.
+//
+// The columns of Z differ in scale by orders of magnitude: a change of the
+// level moves every prediction, one of a seasonal component one prediction
+// a cycle, one of the slope a growing amount. The solve is therefore
+// preconditioned by column scaling (Jacobi on ZᵀZ): δ = Du with
+// D = diag(1/‖z_j‖), the norms measured by tangent passes for the level,
+// the slope and the first component of each season (the seasonal columns
+// are shifted copies of one another but for the ends of the series).
 func cgls(tr *trajectory, a []float64) []float64 {
 	n := len(a)
-	r := make([]float64, tr.nVars) // −Zᵀ(a + Zδ)
+	scale := tr.columnScale()
+	r := make([]float64, tr.nVars) // −DZᵀ(a + ZDu)
 	tr.adjoint(a, r)
 	for i := range r {
-		r[i] = -r[i]
+		r[i] = -r[i] * scale[i]
 	}
 	rr := dot(r, r)
 	if rr == 0 || !isFinite(rr) {
 		return nil
 	}
 	rr0 := rr
-	delta := make([]float64, tr.nVars)
+	u := make([]float64, tr.nVars)
 	p := append([]float64(nil), r...)
+	dp := make([]float64, tr.nVars)
 	q := make([]float64, n)
 	zq := make([]float64, tr.nVars)
 	for range cgIterations {
-		tr.tangent(p, q)
+		for i := range p {
+			dp[i] = scale[i] * p[i]
+		}
+		tr.tangent(dp, q)
 		qq := dot(q, q)
 		if qq == 0 || !isFinite(qq) {
 			break
 		}
 		step := rr / qq
-		for i := range delta {
-			delta[i] += step * p[i]
+		for i := range u {
+			u[i] += step * p[i]
 		}
 		tr.adjoint(q, zq)
 		for i := range r {
-			r[i] -= step * zq[i]
+			r[i] -= step * scale[i] * zq[i]
 		}
 		next := dot(r, r)
 		if next <= cgTolerance*cgTolerance*rr0 {
@@ -354,7 +367,37 @@ func cgls(tr *trajectory, a []float64) []float64 {
 		}
 		rr = next
 	}
-	return delta
+	for i := range u {
+		u[i] *= scale[i]
+	}
+	return u
+}
+
+// columnScale returns 1/‖z_j‖ for each variable: measured for the level,
+// the slope and the first component of each season, and the seasonal
+// value for every component of its season; 1 for a column of zeros.
+func (tr *trajectory) columnScale() []float64 {
+	scale := make([]float64, tr.nVars)
+	v := make([]float64, tr.nVars)
+	z := make([]float64, len(tr.y))
+	norm := func(j int) float64 {
+		clear(v)
+		v[j] = 1
+		tr.tangent(v, z)
+		if nn := math.Sqrt(dot(z, z)); nn > 0 && isFinite(nn) {
+			return 1 / nn
+		}
+		return 1
+	}
+	scale[0], scale[1] = norm(0), norm(1)
+	for k, off := range []int{tr.offS0, tr.offS1}[:tr.nSeas] {
+		m := []int{tr.m0, tr.m1}[k]
+		s := norm(off)
+		for j := range m {
+			scale[off+j] = s
+		}
+	}
+	return scale
 }
 
 func dot(a, b []float64) float64 {
