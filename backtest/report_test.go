@@ -51,7 +51,7 @@ func loadStatsmodels(t *testing.T) statsmodelsAccuracy {
 // on both of these traces by a third (see TestAccuracyAllDay).
 var accuracyShortfalls = map[string]string{
 	"synthetic-trace-102-0.csv.gz": "MASE 0.314 against the seasonal naive's 0.301",
-	"synthetic-trace-102-1.csv.gz": "MASE 0.352 against the seasonal naive's 0.337",
+	"synthetic-trace-102-1.csv.gz": "MASE 0.368 against the seasonal naive's 0.337",
 }
 
 // TestAccuracyAgainstStatsmodels is the accuracy report of the forecast
