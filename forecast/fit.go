@@ -640,16 +640,17 @@ func sseMultiplicative(c *coef, st *state, y []float64) float64 {
 		}
 		s := s0[j0]
 		if v == v { // not NaN
-			yhat := base * s
-			inv := 1 / yhat // one division: v/s = v·B·inv, e/B = e·s·inv
-			e := v - yhat
+			// Neither division waits on the previous step's level, so
+			// they overlap with the chain ℓ → B → ℓ (one multiply-add).
+			vs, vb := v/s, v/base
+			e := v - base*s
 			a := e - lambda*r
 			sse += a * a
 			r = e
-			level := alpha*v*base*inv + (1-alpha)*base
+			level := alpha*vs + (1-alpha)*base
 			b = trend + beta*(level-base)
 			l = level
-			s0[j0] = s + gamma*e*s*inv
+			s0[j0] = s + gamma*(vb-s)
 		} else {
 			l, b = base, trend
 			r *= lambda
