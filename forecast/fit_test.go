@@ -249,3 +249,26 @@ func scaled(v []float64, k float64) []float64 {
 	}
 	return out
 }
+
+// Taylor's double season earns its keep where days differ by weekday: on
+// three weeks of a daily cycle with quieter weekends, the daily-and-weekly
+// model forecasts the next weekend day far better than the daily one.
+func TestDoubleSeasonal(t *testing.T) {
+	const day, week = 1440, 7 * 1440
+	y := dailyWeekly(3*week+6*day, 21) // ends on a Saturday's eve
+	history, next := y[:3*week+5*day], y[3*week+5*day:]
+	single, err := Fit(minuteSeries(history), Spec{Seasonality: SeasonAdditive, Periods: []int{day}}, FitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	double, err := Fit(minuteSeries(history), Spec{Seasonality: SeasonAdditive, Periods: []int{day, week}}, FitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := single.Predict(day, 0.9)
+	fd, _ := double.Predict(day, 0.9)
+	t.Logf("MAE over the Saturday: daily season %.2f, daily and weekly %.2f (%s)", mae(fs.Mean, next), mae(fd.Mean, next), double.Params)
+	if mae(fd.Mean, next) > 0.5*mae(fs.Mean, next) {
+		t.Errorf("the double season (MAE %.2f) is not clearly better than the single (%.2f)", mae(fd.Mean, next), mae(fs.Mean, next))
+	}
+}
