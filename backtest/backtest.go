@@ -129,16 +129,19 @@ type Refit struct {
 
 // Result is a backtest's outcome.
 type Result struct {
-	Config   Config `json:"-"`
-	Step     time.Duration
-	Start    time.Time // first decision
-	Accuracy Accuracy  `json:"accuracy"`
+	Config      Config        `json:"-"`
+	Step        time.Duration `json:"-"`
+	StepSeconds float64       `json:"step_seconds"`
+	Start       time.Time     `json:"start"` // first decision
+	Accuracy    Accuracy      `json:"accuracy"`
 	// Reactive is a plain HPA on the current load; Predictive the policy
 	// fed by Foresight's forecast; Perfect the same policy fed by the
 	// actual future.
-	Reactive, Predictive, Perfect Outcome
-	Rows                          []Row   `json:"-"`
-	Refits                        []Refit `json:"refits"`
+	Reactive   Outcome `json:"reactive"`
+	Predictive Outcome `json:"predictive"`
+	Perfect    Outcome `json:"perfect"`
+	Rows       []Row   `json:"-"`
+	Refits     []Refit `json:"refits"`
 	// Fallbacks counts decisions where the policy fell back to the
 	// current load.
 	Fallbacks int `json:"fallbacks"`
@@ -182,7 +185,7 @@ func Run(ctx context.Context, s forecast.Series, cfg Config) (*Result, error) {
 	if err := pp.Validate(); err != nil {
 		return nil, err
 	}
-	res := &Result{Config: cfg, Step: s.Step, Start: s.Time(warm)}
+	res := &Result{Config: cfg, Step: s.Step, StepSeconds: s.Step.Seconds(), Start: s.Time(warm)}
 	y := s.Values
 	initial := 1
 	if v := y[warm-1]; isFinite(v) {

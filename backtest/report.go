@@ -61,8 +61,12 @@ func WriteSummary(w io.Writer, res *Result, title string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nForesight removed %.1f%% of the reactive HPA's under-provisioned demand, for %.1f percentage points more replica-minutes than perfect foresight.\n",
-		100*res.Reduction(), 100*(res.ExtraCost(res.Predictive)-res.ExtraCost(res.Perfect)))
+	extra, more := 100*(res.ExtraCost(res.Predictive)-res.ExtraCost(res.Perfect)), "more"
+	if extra < 0 {
+		extra, more = -extra, "fewer"
+	}
+	fmt.Fprintf(w, "\nForesight removed %.1f%% of the reactive HPA's under-provisioned demand, for %.1f percentage points %s replica-minutes than perfect foresight.\n",
+		100*res.Reduction(), extra, more)
 	if res.Fallbacks > 0 {
 		fmt.Fprintf(w, "The policy fell back to the current load %d times (no usable forecast).\n", res.Fallbacks)
 	}

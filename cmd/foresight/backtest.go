@@ -44,7 +44,7 @@ type backtestOptions struct {
 	cfg                                    backtest.Config
 }
 
-func runBacktest(ctx context.Context, args []string, stdout, _ io.Writer, logger *slog.Logger) error {
+func runBacktest(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, logger *slog.Logger) error {
 	o := backtestOptions{season: "auto", format: "text"}
 	o.cfg.Startup = 3 * time.Minute
 	fs := newFlagSet("backtest", backtestHelp, stdout)
@@ -86,7 +86,7 @@ func runBacktest(ctx context.Context, args []string, stdout, _ io.Writer, logger
 
 	var data csvseries.Data
 	var s forecast.Series
-	title := o.input
+	title := inputName(o.input)
 	if o.input == "" {
 		if data, err = demo.Trace(); err != nil {
 			return err
@@ -102,7 +102,7 @@ func runBacktest(ctx context.Context, args []string, stdout, _ io.Writer, logger
 		if o.cfg.Capacity == 0 {
 			return usagef("--capacity is required with --input: the load one replica serves, in the trace's unit")
 		}
-		if data, s, err = loadSeries(o.input, o.step, logger); err != nil {
+		if data, s, err = loadSeries(o.input, stdin, o.step, logger); err != nil {
 			return err
 		}
 	}

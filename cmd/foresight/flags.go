@@ -1,8 +1,6 @@
 package main
 
 import (
-	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -50,5 +48,3 @@ func (w *windowsFlag) Set(s string) error {
 	*w = append(*w, x)
 	return nil
 }
-
-func stdinReader() io.Reader { return os.Stdin }

@@ -41,7 +41,7 @@ type forecastOptions struct {
 	exclude  windowsFlag
 }
 
-func runForecast(ctx context.Context, args []string, stdout, _ io.Writer, logger *slog.Logger) error {
+func runForecast(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, logger *slog.Logger) error {
 	o := forecastOptions{horizon: time.Hour, season: "auto", quantile: 0.9, format: "csv"}
 	fs := newFlagSet("forecast", forecastHelp, stdout)
 	fs.StringVar(&o.input, "input", "", "CSV `file` of timestamp,value (required; - for standard input)")
@@ -69,7 +69,7 @@ func runForecast(ctx context.Context, args []string, stdout, _ io.Writer, logger
 		return usageError{err}
 	}
 
-	data, s, err := loadSeries(o.input, o.step, logger)
+	data, s, err := loadSeries(o.input, stdin, o.step, logger)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func runForecast(ctx context.Context, args []string, stdout, _ io.Writer, logger
 	}
 	m, sel, err := forecast.FitAuto(s, opts)
 	if err != nil {
-		return fmt.Errorf("fitting %s: %w", o.input, err)
+		return fmt.Errorf("fitting %s: %w", inputName(o.input), err)
 	}
 	for _, n := range m.Notes {
 		logger.WarnContext(ctx, "model note", "code", n.Code, "note", n.Message)
@@ -104,22 +104,31 @@ func runForecast(ctx context.Context, args []string, stdout, _ io.Writer, logger
 	return csvseries.WriteForecast(stdout, data.Style, f)
 }
 
-// loadSeries reads a CSV (the embedded demo when path is empty is the
-// caller's business) and aligns it to a regular step, warning when it was
-// not regular.
-func loadSeries(path string, step time.Duration, logger *slog.Logger) (csvseries.Data, forecast.Series, error) {
+// loadSeries reads a CSV, from stdin when path is "-" (the embedded demo
+// when path is empty is the caller's business), and aligns it to a regular
+// step, warning when it was not regular.
+func loadSeries(path string, stdin io.Reader, step time.Duration, logger *slog.Logger) (csvseries.Data, forecast.Series, error) {
 	var data csvseries.Data
 	var err error
+	name := inputName(path)
 	if path == "-" {
-		data, err = csvseries.Read(stdinReader(), "standard input")
+		data, err = csvseries.Read(stdin, name)
 	} else {
 		data, err = csvseries.ReadFile(path)
 	}
 	if err != nil {
 		return data, forecast.Series{}, err
 	}
-	s, err := alignSeries(data, step, path, logger)
+	s, err := alignSeries(data, step, name, logger)
 	return data, s, err
+}
+
+// inputName names an --input in messages.
+func inputName(path string) string {
+	if path == "-" {
+		return "standard input"
+	}
+	return path
 }
 
 func alignSeries(data csvseries.Data, step time.Duration, name string, logger *slog.Logger) (forecast.Series, error) {

@@ -32,14 +32,14 @@ Start with 'foresight backtest': with no input it replays an embedded trace.
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run executes one command and returns the process exit code: 0 on
-// success, 1 on failure, 2 for a usage error.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// success, 1 on failure, 2 for a usage error. stdin is read for --input -.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -48,9 +48,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "forecast":
-		err = runForecast(ctx, rest, stdout, stderr, logger)
+		err = runForecast(ctx, rest, stdin, stdout, logger)
 	case "backtest":
-		err = runBacktest(ctx, rest, stdout, stderr, logger)
+		err = runBacktest(ctx, rest, stdin, stdout, logger)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "foresight", version())
 	case "help", "-h", "-help", "--help":
@@ -99,9 +99,16 @@ func newFlagSet(name, help string, stdout io.Writer) *flag.FlagSet {
 // parseFlags parses args, turning parse errors into usage errors and
 // refusing stray arguments.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	// Parse calls Usage itself on --help and on every parse error: silence
+	// it, so that help is printed once and only when asked for, and a parse
+	// error is reported by run on stderr alone.
+	printHelp := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = printHelp
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+			printHelp()
 			return err
 		}
 		return usageError{err}
