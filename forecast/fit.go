@@ -27,6 +27,8 @@ type FitOptions struct {
 	// scoreFrom, if positive, makes the final pass score the model's
 	// 1..Horizon-step forecasts from origins at or after this index.
 	scoreFrom int
+	// maxAlpha, if positive, bounds α from above.
+	maxAlpha float64
 	// initWindow, if positive, limits the least-squares estimate of the
 	// initial state to the first initWindow values, so that the scored
 	// forecasts come from a state that has not seen them.
@@ -86,7 +88,7 @@ func Fit(s Series, spec Spec, opts FitOptions) (*Model, error) {
 	spec, m.Notes = feasibleSpec(spec, y, m.Notes)
 	m.Spec = spec
 
-	p := paramSpace{spec: spec}
+	p := paramSpace{spec: spec, maxAlpha: opts.maxAlpha}
 	var params Params
 	if opts.Params != nil {
 		params = *opts.Params
@@ -329,7 +331,15 @@ func feasibleSpec(spec Spec, y []float64, notes []Note) (Spec, []Note) {
 // unconstrained vector z, each parameter being lo + (hi − lo)·σ(z_i) with
 // the logistic σ, so that an unconstrained optimiser respects the bounds.
 type paramSpace struct {
-	spec Spec
+	spec     Spec
+	maxAlpha float64 // upper bound of α; 0 means 1 − ε
+}
+
+func (p paramSpace) alphaHigh() float64 {
+	if p.maxAlpha > 0 {
+		return p.maxAlpha
+	}
+	return 1 - paramEps
 }
 
 func (p paramSpace) dim() int {
@@ -362,7 +372,7 @@ func (p paramSpace) params(z []float64) Params {
 		i++
 		return v
 	}
-	out.Alpha = next(paramEps, 1-paramEps)
+	out.Alpha = next(paramEps, p.alphaHigh())
 	switch p.spec.Trend {
 	case TrendAdditive:
 		out.Beta, out.Phi = next(paramEps, 1-paramEps), 1
@@ -390,7 +400,7 @@ func (p paramSpace) encode(q Params) []float64 {
 		u = min(max(u, 1e-6), 1-1e-6)
 		z = append(z, logit(u))
 	}
-	add(q.Alpha, paramEps, 1-paramEps)
+	add(q.Alpha, paramEps, p.alphaHigh())
 	switch p.spec.Trend {
 	case TrendAdditive:
 		add(q.Beta, paramEps, 1-paramEps)
