@@ -129,11 +129,17 @@ func Fit(s Series, spec Spec, opts FitOptions) (*Model, error) {
 			var evals int
 			params, evals, _ = p.minimise(st0, y, maxEvals, nil, coarseSearch)
 			c, _ := newCoef(spec, params)
-			st0, _ = refineState(&c, st0, window)
+			st0, _ = refineState(&c, st0, window, cgIterations)
 			params, m.Fit.Evals, m.Fit.Converged = p.minimise(st0, y, maxEvals, &params, fineSearch)
 			m.Fit.Evals += evals
 			c, _ = newCoef(spec, params)
-			st0, _ = refineState(&c, st0, window)
+			polish := cgIterations
+			if spec.Seasonality == SeasonMultiplicative {
+				// Gauss-Newton passes cost twice the additive ones; the
+				// second solve starts close.
+				polish = polishIterations
+			}
+			st0, _ = refineState(&c, st0, window, polish)
 		}
 		if !m.Fit.Converged {
 			m.Notes = append(m.Notes, notef(NoteOptimizer, "the optimiser stopped after %d evaluations without converging; using the best parameters found", m.Fit.Evals))
@@ -640,6 +646,31 @@ func sseMultiplicative(c *coef, st *state, y []float64) float64 {
 	l, b, r := st.level, st.slope, st.resid
 	alpha, beta, phi, gamma, lambda := c.alpha, c.beta, c.phi, c.gamma[0], c.lambda
 	var sse float64
+	if phi == 0 && b == 0 {
+		// No trend: the same loop without the slope.
+		for _, v := range y {
+			if !(l > 0) {
+				return math.Inf(1)
+			}
+			s := s0[j0]
+			if v == v {
+				vs, vl := v/s, v/l
+				e := v - l*s
+				a := e - lambda*r
+				sse += a * a
+				r = e
+				l = alpha*vs + (1-alpha)*l
+				s0[j0] = s + gamma*(vl-s)
+			} else {
+				r *= lambda
+			}
+			if j0++; j0 == m0 {
+				j0 = 0
+			}
+		}
+		st.level, st.resid, st.phase[0] = l, r, j0
+		return sse
+	}
 	for _, v := range y {
 		trend := phi * b
 		base := l + trend

@@ -108,6 +108,8 @@ func TestKernelsMatchStep(t *testing.T) {
 		{Spec{Trend: TrendDamped}, Params{Alpha: 0.3, Beta: 0.2, Phi: 0.9}, y},
 		{Spec{Trend: TrendAdditive, Seasonality: SeasonAdditive, Periods: []int{24}, AR: true}, Params{Alpha: 0.3, Beta: 0.1, Phi: 1, Gamma: []float64{0.2}, Lambda: 0.5}, y},
 		{Spec{Trend: TrendDamped, Seasonality: SeasonMultiplicative, Periods: []int{24}, AR: true}, Params{Alpha: 0.3, Beta: 0.1, Phi: 0.95, Gamma: []float64{0.2}, Lambda: 0.5}, y},
+		{Spec{Seasonality: SeasonMultiplicative, Periods: []int{24}, AR: true}, Params{Alpha: 0.3, Gamma: []float64{0.2}, Lambda: 0.5}, y},
+		{Spec{Seasonality: SeasonMultiplicative, Periods: []int{24}}, Params{Alpha: 0.7, Gamma: []float64{0.05}}, y},
 		{Spec{Seasonality: SeasonAdditive, Periods: []int{24, 168}}, Params{Alpha: 0.3, Gamma: []float64{0.1, 0.2}}, week},
 		{Spec{Seasonality: SeasonMultiplicative, Periods: []int{24, 168}, AR: true}, Params{Alpha: 0.3, Gamma: []float64{0.1, 0.2}, Lambda: 0.3}, week},
 	} {
