@@ -3,6 +3,7 @@ package forecast
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,6 +83,9 @@ func ParseDuration(s string) (time.Duration, error) {
 		if err != nil || n < 0 {
 			return 0, fmt.Errorf("duration %q: %q is not a whole number of %c", s, rest[:i], u.suffix)
 		}
+		if n > int(math.MaxInt64/u.unit) || total > math.MaxInt64-time.Duration(n)*u.unit {
+			return 0, fmt.Errorf("duration %q is too long", s)
+		}
 		total += time.Duration(n) * u.unit
 		rest = rest[i+1:]
 	}
@@ -89,6 +93,9 @@ func ParseDuration(s string) (time.Duration, error) {
 		d, err := time.ParseDuration(rest)
 		if err != nil {
 			return 0, fmt.Errorf("duration %q: use units such as 30s, 5m, 1h, 1d, 1w", s)
+		}
+		if d > 0 && total > math.MaxInt64-d {
+			return 0, fmt.Errorf("duration %q is too long", s)
 		}
 		total += d
 	}

@@ -76,6 +76,9 @@ func TestParseDuration(t *testing.T) {
 		{"1.5d", 0, false},
 		{"-1d", 0, false},
 		{"1x", 0, false},
+		{"100000000000w", 0, false},
+		{"15251w", 0, false},
+		{"15000d2562047h", 0, false},
 	} {
 		got, err := ParseDuration(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
