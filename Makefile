@@ -9,8 +9,9 @@ GOLANGCI_VER  ?= v2.15.0
 GOLANGCI_LINT := $(CACHE_DIR)/golangci-lint-$(GOLANGCI_VER)/golangci-lint
 PYTHON        ?= /usr/bin/python3
 # Debian packages the tests use: statsmodels is the numerical reference
-# for Holt-Winters.
-TEST_DEBS     := python3-statsmodels
+# for Holt-Winters; Prometheus (with promtool) and VictoriaMetrics are the
+# real TSDBs that internal/tsdbtest starts.
+TEST_DEBS     := python3-statsmodels prometheus victoria-metrics
 FUZZTIME      ?= 20s
 
 .PHONY: all build run test test-deps reference bench fuzz lint lint-fix unused accuracy clean
