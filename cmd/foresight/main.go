@@ -21,6 +21,7 @@ Usage:
   foresight <command> [flags]
 
 Commands:
+  serve      the KEDA external scaler: predictive, guarded replica targets
   backtest   replay a load trace: forecast accuracy, and how Foresight's scaling
              policy compares with a reactive HPA and with perfect foresight
   forecast   fit Holt-Winters to a CSV of timestamp,value and forecast ahead
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runForecast(ctx, rest, stdin, stdout, logger)
 	case "backtest":
 		err = runBacktest(ctx, rest, stdin, stdout, logger)
+	case "serve":
+		err = runServe(ctx, rest, stdout, logger)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "foresight", version())
 	case "help", "-h", "-help", "--help":

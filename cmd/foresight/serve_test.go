@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// serve --demo answers KEDA's calls and publishes its metrics, and stops
+// cleanly when its context ends.
+func TestServeDemo(t *testing.T) {
+	grpcAddr, httpAddr := freePort(t), freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--demo", "--grpc-addr", grpcAddr, "--http-addr", httpAddr}, strings.NewReader(""), io.Discard, &stderr)
+	}()
+
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := externalscaler.NewExternalScalerClient(conn)
+	so := &externalscaler.ScaledObjectRef{Name: "api", Namespace: "demo", ScalerMetadata: map[string]string{
+		"scalerAddress": grpcAddr, "query": "anything", "targetPerReplica": "50",
+	}}
+	deadline := time.Now().Add(20 * time.Second)
+	var value float64
+	for {
+		resp, err := client.GetMetrics(ctx, &externalscaler.GetMetricsRequest{ScaledObjectRef: so, MetricName: "foresight"})
+		if err == nil {
+			value = resp.GetMetricValues()[0].GetMetricValueFloat()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer from serve --demo: %v\n%s", err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !(value > 0) {
+		t.Errorf("served %g, want the demo trace's load", value)
+	}
+	h, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health: %v, %v", h, err)
+	}
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `foresight_scaler_load{kind="served",namespace="demo",scaledobject="api"}`) {
+		t.Errorf("/metrics lacks the served load:\n%s", body)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit code %d after shutdown:\n%s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+func TestServeUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve"},
+		{"serve", "--demo", "--prometheus-url", "http://x"},
+		{"serve", "--demo", "--tls-cert-file", "a.crt"},
+	} {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), args, strings.NewReader(""), io.Discard, &stderr); code != 2 {
+			t.Errorf("%v: exit %d, want 2:\n%s", args, code, stderr.String())
+		}
+	}
+}

@@ -1,0 +1,238 @@
+package scaler
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/foresight-aiops/foresight/forecast"
+	"github.com/foresight-aiops/foresight/internal/tsdbtest"
+	"github.com/foresight-aiops/foresight/policy"
+	"github.com/foresight-aiops/foresight/promsource"
+)
+
+// clock is a settable clock for the predictor.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
+// rampLoad is a request rate of 100/s at night that ramps to 500/s
+// between 09:00 and 10:00 UTC every day, and back down from 18:00 to
+// 19:00.
+func rampLoad(t time.Time) float64 {
+	h := float64(t.UTC().Hour()) + float64(t.UTC().Minute())/60
+	switch {
+	case h < 9 || h >= 19:
+		return 100
+	case h < 10:
+		return 100 + 400*(h-9)
+	case h < 18:
+		return 500
+	default:
+		return 500 - 400*(h-18)
+	}
+}
+
+// loadSeries returns rampLoad with a little deterministic wobble at each
+// minute of [from, to).
+func loadSeries(from, to time.Time) tsdbtest.Series {
+	s := tsdbtest.Series{Metric: "requests_per_second", Labels: map[string]string{"job": "api"}}
+	for t := from; t.Before(to); t = t.Add(time.Minute) {
+		wobble := 3 * math.Sin(float64(t.Unix()/60)*0.7)
+		s.Samples = append(s.Samples, forecast.Sample{T: t, V: rampLoad(t) + wobble})
+	}
+	return s
+}
+
+// promSet adapts promsource to the predictor, as cmd/foresight does.
+type promSet struct{ set promsource.Set }
+
+func (p promSet) Source(name string) (Source, error) { return p.set.Get(name) }
+
+func newVMPredictor(t *testing.T, now time.Time, opts Options) (*Predictor, *tsdbtest.Server, *clock) {
+	t.Helper()
+	vm := tsdbtest.StartVictoriaMetrics(t, loadSeries(now.Add(-7*24*time.Hour), now.Add(time.Minute)))
+	set, err := promsource.NewSet(promsource.SingleConfig(vm.URL), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{now: now}
+	opts.Now = c.Now
+	return NewPredictor(promSet{set}, opts), vm, c
+}
+
+func testPolicy(t *testing.T, extra map[string]string) Policy {
+	t.Helper()
+	md := map[string]string{
+		"query":            `sum(requests_per_second{job="api"})`,
+		"targetPerReplica": "50",
+		"leadTime":         "5m",
+		"maxStaleness":     "10m",
+	}
+	for k, v := range extra {
+		md[k] = v
+	}
+	p, err := ParsePolicy(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+var ref = Ref{Namespace: "shop", Name: "api"}
+
+// The served value rises before the live load does: at 08:57, three
+// minutes before the daily ramp, the forecast over the next five minutes
+// already asks for more replicas than the current load.
+func TestPredictorLeadsTheRamp(t *testing.T) {
+	now := time.Date(2026, 3, 16, 8, 57, 0, 0, time.UTC)
+	pr, _, c := newVMPredictor(t, now, Options{})
+	p := testPolicy(t, nil)
+	ctx := context.Background()
+
+	first, err := pr.Predict(ctx, ref, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Model != "" || first.Decision.Reason != policy.ReasonNoForecast || math.Abs(first.Served-first.Reactive) > 1e-9 {
+		t.Errorf("first request: model %q, reason %s, served %g, reactive %g; want the current load while the model fits",
+			first.Model, first.Decision.Reason, first.Served, first.Reactive)
+	}
+	if first.Reactive < 90 || first.Reactive > 110 {
+		t.Fatalf("current load %g, want about 100", first.Reactive)
+	}
+	var pred Prediction
+	waitFor(t, "the first fit", func() bool {
+		pred, err = pr.Predict(ctx, ref, p)
+		return err == nil && pred.Model != ""
+	})
+	t.Logf("at %s: current %.1f, served %.1f (%s), %d replicas, model %s", c.Now().Format("15:04"), pred.Reactive, pred.Served, pred.Decision.Detail, pred.Replicas, pred.Model)
+	if pred.Decision.Reason != policy.ReasonForecast {
+		t.Errorf("reason %s, want forecast", pred.Decision.Reason)
+	}
+	if pred.Replicas <= int(math.Ceil(pred.Reactive/50)) || pred.Served < 1.1*pred.Reactive {
+		t.Errorf("served %g for %d replicas at a current load of %g: the ramp three minutes ahead is not provisioned for",
+			pred.Served, pred.Replicas, pred.Reactive)
+	}
+	// Never more than the peak cap: 1.2 × the week's peak of about 503.
+	if pred.Served > 1.2*505 {
+		t.Errorf("served %g, above the peak cap", pred.Served)
+	}
+}
+
+// When the datasource goes away, the last values are served for
+// maxStaleness, then ErrStale; when it comes back, predictions resume.
+func TestPredictorStaleness(t *testing.T) {
+	now := time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC)
+	pr, vm, c := newVMPredictor(t, now, Options{QueryTimeout: time.Second})
+	p := testPolicy(t, nil)
+	ctx := context.Background()
+	if _, err := pr.Predict(ctx, ref, p); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first fit", func() bool {
+		pred, err := pr.Predict(ctx, ref, p)
+		return err == nil && pred.Model != ""
+	})
+	before, _ := pr.Predict(ctx, ref, p)
+
+	vm.Stop()
+	c.Set(now.Add(2 * time.Minute))
+	var stale Prediction
+	waitFor(t, "a failed refresh", func() bool {
+		var err error
+		stale, err = pr.Predict(ctx, ref, p)
+		return err == nil && stale.Stale
+	})
+	if stale.Served < before.Reactive-1 {
+		t.Errorf("stale answer %g, below the last current load %g", stale.Served, before.Reactive)
+	}
+	c.Set(now.Add(11 * time.Minute))
+	_, err := pr.Predict(ctx, ref, p)
+	if !errors.Is(err, ErrStale) {
+		t.Fatalf("after maxStaleness: error %v, want ErrStale", err)
+	}
+
+	vm.Restart(t)
+	c.Set(now.Add(13 * time.Minute))
+	waitFor(t, "predictions to resume", func() bool {
+		pred, err := pr.Predict(ctx, ref, p)
+		return err == nil && !pred.Stale
+	})
+}
+
+// Shadow mode serves the current load but computes the prediction;
+// reactive mode fits nothing.
+func TestPredictorModes(t *testing.T) {
+	now := time.Date(2026, 3, 16, 8, 57, 0, 0, time.UTC)
+	pr, _, _ := newVMPredictor(t, now, Options{})
+	ctx := context.Background()
+	shadow := testPolicy(t, map[string]string{"mode": "shadow"})
+	if _, err := pr.Predict(ctx, ref, shadow); err != nil {
+		t.Fatal(err)
+	}
+	var pred Prediction
+	waitFor(t, "the shadow model", func() bool {
+		var err error
+		pred, err = pr.Predict(ctx, ref, shadow)
+		return err == nil && pred.Model != ""
+	})
+	if math.Abs(pred.Served-pred.Reactive) > 1e-9 || pred.Decision.Load <= pred.Reactive {
+		t.Errorf("shadow: served %g (current %g), prediction %g: want the current load served and a higher prediction computed",
+			pred.Served, pred.Reactive, pred.Decision.Load)
+	}
+
+	reactive := testPolicy(t, map[string]string{"mode": "reactive", "history": "6d"})
+	got, err := pr.Predict(ctx, Ref{"shop", "other"}, reactive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // nothing may start; give it the chance
+	if got.Model != "" || math.Abs(got.Served-got.Reactive) > 1e-9 {
+		t.Errorf("reactive mode: model %q, served %g, current %g", got.Model, got.Served, got.Reactive)
+	}
+}
+
+// A datasource the server does not know, and a query the TSDB rejects,
+// give errors that say so rather than a silent zero.
+func TestPredictorBadSources(t *testing.T) {
+	now := time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC)
+	pr, _, _ := newVMPredictor(t, now, Options{})
+	ctx := context.Background()
+	_, err := pr.Predict(ctx, ref, testPolicy(t, map[string]string{"datasource": "thanos"}))
+	if !errors.Is(err, ErrNoValue) || !errors.Is(err, promsource.ErrUnknownDatasource) {
+		t.Errorf("unknown datasource: %v", err)
+	}
+	_, err = pr.Predict(ctx, ref, testPolicy(t, map[string]string{"query": "sum(rate(x[5m]"}))
+	if !errors.Is(err, ErrNoValue) || !errors.Is(err, promsource.ErrBadQuery) {
+		t.Errorf("bad query: %v", err)
+	}
+}

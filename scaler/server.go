@@ -1,0 +1,184 @@
+package scaler
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/foresight-aiops/foresight/promsource"
+)
+
+// MetricName is the metric name Foresight reports to KEDA (the HPA sees
+// it as s{trigger index}-foresight).
+const MetricName = "foresight"
+
+// Server implements KEDA's external scaler protocol over a Predictor.
+type Server struct {
+	externalscaler.UnimplementedExternalScalerServer
+
+	pred *Predictor
+	log  *slog.Logger
+	// StreamInterval is how often StreamIsActive re-evaluates (0: 10s).
+	StreamInterval time.Duration
+
+	policies sync.Map // canonical metadata → decoded
+}
+
+type decoded struct {
+	policy Policy
+	err    error
+}
+
+var _ externalscaler.ExternalScalerServer = (*Server)(nil)
+
+// NewServer returns a Server answering from pred; logger nil discards.
+func NewServer(pred *Predictor, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{pred: pred, log: logger}
+}
+
+// policy decodes a trigger's metadata once per distinct metadata:
+// GetMetricSpec is called on every poll and must stay cheap.
+func (s *Server) policy(ref *externalscaler.ScaledObjectRef) (Policy, error) {
+	if ref == nil {
+		return Policy{}, status.Error(codes.InvalidArgument, "no ScaledObjectRef in the request")
+	}
+	key := canonical(ref.GetScalerMetadata())
+	if d, ok := s.policies.Load(key); ok {
+		dd := d.(decoded)
+		return dd.policy, dd.err
+	}
+	p, err := ParsePolicy(ref.GetScalerMetadata())
+	if err != nil {
+		s.log.Warn("invalid trigger metadata: fix the ScaledObject", "namespace", ref.GetNamespace(), "scaledobject", ref.GetName(), "err", err)
+		err = status.Error(codes.InvalidArgument, err.Error())
+	}
+	s.policies.Store(key, decoded{p, err})
+	return p, err
+}
+
+// canonical writes metadata as sorted key=value lines.
+func canonical(md map[string]string) string {
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(md[k])
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// GetMetricSpec returns the target: the load one replica serves.
+func (s *Server) GetMetricSpec(_ context.Context, ref *externalscaler.ScaledObjectRef) (*externalscaler.GetMetricSpecResponse, error) {
+	p, err := s.policy(ref)
+	if err != nil {
+		return nil, err
+	}
+	return &externalscaler.GetMetricSpecResponse{MetricSpecs: []*externalscaler.MetricSpec{{
+		MetricName:      MetricName,
+		TargetSize:      int64(math.Ceil(p.TargetPerReplica)),
+		TargetSizeFloat: p.TargetPerReplica,
+	}}}, nil
+}
+
+// GetMetrics returns the load to provision for.
+func (s *Server) GetMetrics(ctx context.Context, req *externalscaler.GetMetricsRequest) (*externalscaler.GetMetricsResponse, error) {
+	pred, err := s.predict(ctx, req.GetScaledObjectRef())
+	if err != nil {
+		return nil, err
+	}
+	name := req.GetMetricName()
+	if name == "" {
+		name = MetricName
+	}
+	return &externalscaler.GetMetricsResponse{MetricValues: []*externalscaler.MetricValue{{
+		MetricName:       name,
+		MetricValue:      int64(math.Min(math.Ceil(pred.Served), math.MaxInt64/2)),
+		MetricValueFloat: pred.Served,
+	}}}, nil
+}
+
+// IsActive reports whether the served load is above the activation
+// threshold: with a forecast, ahead of a predicted ramp, so that a
+// Deployment scaled to zero is pre-warmed.
+func (s *Server) IsActive(ctx context.Context, ref *externalscaler.ScaledObjectRef) (*externalscaler.IsActiveResponse, error) {
+	p, err := s.policy(ref)
+	if err != nil {
+		return nil, err
+	}
+	pred, err := s.predict(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return &externalscaler.IsActiveResponse{Result: pred.Served > p.ActivationThreshold}, nil
+}
+
+// StreamIsActive pushes true whenever the object should be active, so that
+// KEDA scales it from zero at once (KEDA ignores false).
+func (s *Server) StreamIsActive(ref *externalscaler.ScaledObjectRef, stream externalscaler.ExternalScaler_StreamIsActiveServer) error {
+	interval := s.StreamInterval
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	ctx := stream.Context()
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		resp, err := s.IsActive(ctx, ref)
+		switch {
+		case status.Code(err) == codes.InvalidArgument:
+			return err
+		case err == nil && resp.GetResult():
+			if err := stream.Send(resp); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+	}
+}
+
+// predict runs the predictor and maps its errors to gRPC status codes.
+func (s *Server) predict(ctx context.Context, ref *externalscaler.ScaledObjectRef) (Prediction, error) {
+	p, err := s.policy(ref)
+	if err != nil {
+		return Prediction{}, err
+	}
+	pred, err := s.pred.Predict(ctx, Ref{Namespace: ref.GetNamespace(), Name: ref.GetName()}, p)
+	switch {
+	case err == nil:
+		return pred, nil
+	case errors.Is(err, promsource.ErrBadQuery), errors.Is(err, promsource.ErrUnknownDatasource):
+		s.log.WarnContext(ctx, "the trigger's query or datasource is wrong: fix the ScaledObject",
+			"namespace", ref.GetNamespace(), "scaledobject", ref.GetName(), "err", err)
+		return pred, status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, ErrStale), errors.Is(err, ErrNoValue):
+		s.log.WarnContext(ctx, "no fresh value: answering Unavailable so that KEDA's fallback and the HPA's safety nets act",
+			"namespace", ref.GetNamespace(), "scaledobject", ref.GetName(), "err", err)
+		return pred, status.Error(codes.Unavailable, err.Error())
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return pred, status.FromContextError(err).Err()
+	default:
+		return pred, status.Error(codes.Internal, err.Error())
+	}
+}

@@ -1,0 +1,262 @@
+package scaler
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+// serve starts the scaler's gRPC service on a loopback port and returns a
+// client for it.
+func serve(t *testing.T, pr *Predictor, serverTLS *tls.Config, clientCreds credentials.TransportCredentials) externalscaler.ExternalScalerClient {
+	t.Helper()
+	var opts []grpc.ServerOption
+	if serverTLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(serverTLS)))
+	}
+	gs := grpc.NewServer(opts...)
+	srv := NewServer(pr, nil)
+	srv.StreamInterval = 20 * time.Millisecond
+	externalscaler.RegisterExternalScalerServer(gs, srv)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = gs.Serve(lis) }()
+	t.Cleanup(gs.Stop)
+	if clientCreds == nil {
+		clientCreds = insecure.NewCredentials()
+	}
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(clientCreds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return externalscaler.NewExternalScalerClient(conn)
+}
+
+func scaledObject(md map[string]string) *externalscaler.ScaledObjectRef {
+	full := map[string]string{
+		"scalerAddress":    "foresight:9090", // KEDA sends its own keys too
+		"query":            `sum(requests_per_second{job="api"})`,
+		"targetPerReplica": "50",
+	}
+	for k, v := range md {
+		full[k] = v
+	}
+	return &externalscaler.ScaledObjectRef{Name: "api", Namespace: "shop", ScalerMetadata: full}
+}
+
+func TestServer(t *testing.T) {
+	now := time.Date(2026, 3, 16, 8, 57, 0, 0, time.UTC)
+	pr, vm, c := newVMPredictor(t, now, Options{QueryTimeout: time.Second})
+	client := serve(t, pr, nil, nil)
+	ctx := context.Background()
+	so := scaledObject(nil)
+
+	spec, err := client.GetMetricSpec(ctx, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms := spec.GetMetricSpecs(); len(ms) != 1 || ms[0].GetTargetSizeFloat() != 50 || ms[0].GetTargetSize() != 50 || ms[0].GetMetricName() != MetricName {
+		t.Errorf("metric spec %v", ms)
+	}
+	active, err := client.IsActive(ctx, so)
+	if err != nil || !active.GetResult() {
+		t.Errorf("IsActive = %v, %v; want true with a load of about 100", active, err)
+	}
+	var value float64
+	waitFor(t, "a forecast above the current load", func() bool {
+		resp, err := client.GetMetrics(ctx, &externalscaler.GetMetricsRequest{ScaledObjectRef: so, MetricName: MetricName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		value = resp.GetMetricValues()[0].GetMetricValueFloat()
+		return value > 110
+	})
+	if resp, _ := client.GetMetrics(ctx, &externalscaler.GetMetricsRequest{ScaledObjectRef: so, MetricName: "s0-foresight"}); resp.GetMetricValues()[0].GetMetricValue() != int64(math.Ceil(resp.GetMetricValues()[0].GetMetricValueFloat())) {
+		t.Errorf("the int64 value does not match the float one: %v", resp)
+	}
+
+	stream, err := client.StreamIsActive(ctx, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := stream.Recv(); err != nil || !got.GetResult() {
+		t.Errorf("StreamIsActive: %v, %v", got, err)
+	}
+
+	// The datasource goes away: the last values hold for maxStaleness,
+	// then Unavailable, so that KEDA's fallback acts.
+	vm.Stop()
+	c.Set(now.Add(2 * time.Minute))
+	waitFor(t, "the failed refresh", func() bool {
+		_, err := client.GetMetrics(ctx, &externalscaler.GetMetricsRequest{ScaledObjectRef: so})
+		return err == nil && pr.stale(so)
+	})
+	c.Set(now.Add(15 * time.Minute))
+	_, err = client.GetMetrics(ctx, &externalscaler.GetMetricsRequest{ScaledObjectRef: so})
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("after maxStaleness: %v, want Unavailable", err)
+	}
+	if _, err := client.GetMetricSpec(ctx, so); err != nil {
+		t.Errorf("GetMetricSpec must not depend on the datasource: %v", err)
+	}
+}
+
+// stale reports whether the model of so is serving from stale data.
+func (pr *Predictor) stale(so *externalscaler.ScaledObjectRef) bool {
+	p, err := ParsePolicy(so.GetScalerMetadata())
+	if err != nil {
+		return false
+	}
+	e := pr.entry(p, pr.opts.Now())
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.readErr != nil
+}
+
+func TestServerInvalidArgument(t *testing.T) {
+	now := time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC)
+	pr, _, _ := newVMPredictor(t, now, Options{})
+	client := serve(t, pr, nil, nil)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		md   map[string]string
+		want string
+	}{
+		{"typo", map[string]string{"targetPerReplcia": "5"}, "targetPerReplica"},
+		{"bad value", map[string]string{"targetPerReplica": "abc"}, "targetPerReplica"},
+		{"a URL as datasource", map[string]string{"datasource": "http://evil:9090"}, "datasource"},
+		{"bad PromQL", map[string]string{"query": "sum(rate(x[5m]"}, "fix the query"},
+		{"unknown datasource", map[string]string{"datasource": "thanos"}, "thanos"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			so := scaledObject(tc.md)
+			_, err := client.GetMetrics(ctx, &externalscaler.GetMetricsRequest{ScaledObjectRef: so})
+			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("GetMetrics: %v; want InvalidArgument naming %q", err, tc.want)
+			}
+			if _, err := client.IsActive(ctx, so); status.Code(err) != codes.InvalidArgument {
+				t.Errorf("IsActive: %v, want InvalidArgument", err)
+			}
+		})
+	}
+}
+
+// With the server's client CA set, KEDA's tlsClientCert is required.
+func TestServerMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, caKey := newCA(t)
+	writePEM(t, filepath.Join(dir, "ca.crt"), "CERTIFICATE", ca.Raw)
+	serverCert := issue(t, ca, caKey, "127.0.0.1", dir, "server")
+	clientCert := issue(t, ca, caKey, "keda", dir, "client")
+	_ = serverCert
+
+	serverTLS, err := ServerTLS(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"), filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	now := time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC)
+	pr, _, _ := newVMPredictor(t, now, Options{})
+	ctx := context.Background()
+
+	withCert := serve(t, pr, serverTLS, credentials.NewTLS(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientCert}, MinVersion: tls.VersionTLS12}))
+	if _, err := withCert.GetMetricSpec(ctx, scaledObject(nil)); err != nil {
+		t.Errorf("with a client certificate: %v", err)
+	}
+	without := serve(t, pr, serverTLS, credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
+	if _, err := without.GetMetricSpec(ctx, scaledObject(nil)); status.Code(err) != codes.Unavailable {
+		t.Errorf("without a client certificate: %v, want the handshake refused", err)
+	}
+	if _, err := ServerTLS(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"), filepath.Join(dir, "server.key")); err == nil {
+		t.Error("a key as the client CA: no error")
+	}
+}
+
+func newCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
+
+// issue writes NAME.crt and NAME.key for host, signed by the CA.
+func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, host, dir, name string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+	} else {
+		tmpl.DNSNames = []string{host}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, filepath.Join(dir, name+".crt"), "CERTIFICATE", der)
+	writePEM(t, filepath.Join(dir, name+".key"), "EC PRIVATE KEY", keyDER)
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func writePEM(t *testing.T, path, kind string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
