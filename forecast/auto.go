@@ -14,6 +14,10 @@ type AutoOptions struct {
 	// them; NoSeason fits non-seasonal models only.
 	Periods  []int
 	NoSeason bool
+	// ExcludeAnomalies refits without the values the chosen model finds
+	// wildly off (Model.Anomalies), so that an outage nobody declared does
+	// not drag the forecast.
+	ExcludeAnomalies bool
 	// Horizon is the forecast horizon, in steps, that candidates are
 	// scored on and the band is estimated for. 0 means 60.
 	Horizon int
@@ -59,7 +63,10 @@ type Selection struct {
 	// ScoredFrom is the first origin (index into the history) of the
 	// forecasts the candidates are scored on.
 	ScoredFrom int `json:"scored_from"`
-	Horizon    int `json:"horizon"`
+	// Anomalies counts the values left out as anomalies, with
+	// AutoOptions.ExcludeAnomalies.
+	Anomalies int `json:"anomalies"`
+	Horizon   int `json:"horizon"`
 }
 
 // FitAuto detects the season (unless told the periods), fits every
@@ -92,6 +99,51 @@ type Selection struct {
 // (2008, §7.2) choose by AICc, which counts parameters but scores one-step
 // errors: on minute data the horizon is what separates the models.
 func FitAuto(s Series, opts AutoOptions) (*Model, *Selection, error) {
+	if !opts.ExcludeAnomalies {
+		return fitAuto(s, opts)
+	}
+	m, sel, err := fitAuto(s, opts)
+	if err != nil {
+		return m, sel, err
+	}
+	// The test is on one-step errors: use the model fitted for them, with
+	// the chosen season and Taylor's AR(1) term.
+	detector, err := Fit(s, Spec{Seasonality: seasonalityOf(m), Periods: sel.Season.Periods, AR: true}, FitOptions{})
+	if err != nil {
+		return m, sel, nil
+	}
+	flags := detector.Anomalies(s.Values, 0)
+	cleaned := s.Clone()
+	n := 0
+	for i, bad := range flags {
+		if bad {
+			cleaned.Values[i] = math.NaN()
+			n++
+		}
+	}
+	if n == 0 {
+		return m, sel, nil
+	}
+	m, sel, err = fitAuto(cleaned, opts)
+	if sel != nil {
+		sel.Anomalies = n
+	}
+	if m != nil {
+		m.Notes = append(m.Notes, notef(NoteAnomalies, "%d values the first fit found wildly off were left out and the model refitted", n))
+	}
+	return m, sel, err
+}
+
+// seasonalityOf returns additive seasonality when m has a season, none
+// otherwise.
+func seasonalityOf(m *Model) Seasonality {
+	if m.Spec.Seasonality == SeasonNone {
+		return SeasonNone
+	}
+	return SeasonAdditive
+}
+
+func fitAuto(s Series, opts AutoOptions) (*Model, *Selection, error) {
 	if s.Step <= 0 {
 		return nil, nil, fmt.Errorf("series step %s: %w", s.Step, ErrBadStep)
 	}

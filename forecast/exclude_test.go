@@ -131,3 +131,76 @@ func TestExcludeWindows(t *testing.T) {
 		})
 	}
 }
+
+// With ExcludeAnomalies, an outage nobody declared is found and left out:
+// synthetic-trace-101-1's labelled outages (labels-101.json, retry surges
+// included) are flagged, few values elsewhere are, and the forecast a day
+// after an outage is not dragged down.
+func TestExcludeAnomalies(t *testing.T) {
+	const day = 1440
+	trace := loadTrace(t, "synthetic-trace-101-1.csv.gz")
+	incidents := [][2]int{ // outages, then flash crowds, of labels-101.json
+		{15082, 15125},
+		{36584, 36620},
+		{23429, 23521},
+		{30147, 30197},
+		{18504, 18559},
+		{39805, 39821},
+		{19910, 19934},
+		{36227, 36246},
+	}
+	const outStart, outEnd = 23429, 23521
+	end := outStart + day
+	history := trace.Slice(end-7*day, end)
+	m, sel, err := FitAuto(history, AutoOptions{Horizon: 60, ExcludeAnomalies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasNote(m.Notes, NoteAnomalies) || sel.Anomalies == 0 {
+		t.Fatalf("no anomalies left out: %v", m.Notes)
+	}
+	// Which values did the first model flag? Refit without exclusion to
+	// see them.
+	plain, _, err := FitAuto(history, AutoOptions{Horizon: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	det, err := Fit(history, Spec{Seasonality: SeasonAdditive, Periods: []int{1440}, AR: true}, FitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = plain
+	flags := det.Anomalies(history.Values, 0)
+	from := end - 7*day
+	var inOutage, outside, labelled int
+	for i, bad := range flags {
+		row := from + i
+		in := false
+		for _, w := range incidents {
+			if row >= w[0] && row < w[1]+10 {
+				in = true
+			}
+		}
+		switch {
+		case bad && row >= outStart && row < outEnd:
+			inOutage++
+		case bad && !in:
+			outside++
+		}
+		if row >= outStart && row < outEnd {
+			labelled++
+		}
+	}
+	t.Logf("%d values flagged: %d of the %d in the outage, %d outside any labelled incident", sel.Anomalies, inOutage, labelled, outside)
+	if inOutage < labelled*7/10 {
+		t.Errorf("only %d of the outage's %d values flagged", inOutage, labelled)
+	}
+	if outside > len(flags)/200 {
+		t.Errorf("%d values flagged outside labelled incidents, more than 0.5%%", outside)
+	}
+	f, _ := m.Predict(outEnd-outStart, 0.9)
+	actual := trace.Values[end : end+outEnd-outStart]
+	if b := mean(f.Mean)/mean(actual) - 1; b < -0.1 || b > 0.1 {
+		t.Errorf("a day after the outage the forecast is off by %+.1f%%", 100*b)
+	}
+}

@@ -155,6 +155,7 @@ func Fit(s Series, spec Spec, opts FitOptions) (*Model, error) {
 	if horizon <= 0 {
 		horizon = defaultHorizon
 	}
+	m.init = st0.clone()
 	m.state = st0
 	m.bands = m.finalPass(y, horizon, opts.scoreFrom)
 	if m.bands.gaussian {
@@ -225,12 +226,13 @@ func (m *Model) rescale(k float64) {
 	if k == 1 {
 		return
 	}
-	st := &m.state
-	st.level, st.slope, st.resid = st.level*k, st.slope*k, st.resid*k
-	if !m.coef.mult {
-		for i := range st.nSeas {
-			for j := range st.season[i] {
-				st.season[i][j] *= k
+	for _, st := range []*state{&m.state, &m.init} {
+		st.level, st.slope, st.resid = st.level*k, st.slope*k, st.resid*k
+		if !m.coef.mult {
+			for i := range st.nSeas {
+				for j := range st.season[i] {
+					st.season[i][j] *= k
+				}
 			}
 		}
 	}

@@ -27,7 +27,12 @@ func FuzzFit(f *testing.F) {
 		s := minuteSeries(values)
 		m, err := Fit(s, specs[int(model)%len(specs)], FitOptions{Horizon: 10})
 		check(t, m, err)
-		m, _, err = FitAuto(s, AutoOptions{Horizon: 10})
+		if err == nil {
+			if flags := m.Anomalies(values, 0); len(flags) != len(values) {
+				t.Fatalf("%d flags for %d values", len(flags), len(values))
+			}
+		}
+		m, _, err = FitAuto(s, AutoOptions{Horizon: 10, ExcludeAnomalies: model%2 == 1})
 		check(t, m, err)
 	})
 }

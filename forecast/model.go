@@ -448,6 +448,7 @@ type Model struct {
 
 	coef  coef
 	state state
+	init  state // before the first value, for re-running the history
 	bands *errorBands
 	// score is the in-sample multi-step error FitAuto chooses by.
 	score float64

@@ -48,6 +48,8 @@ const (
 	// NoteDiverged: the model's state left the floating-point range; a
 	// simpler model was fitted.
 	NoteDiverged NoteCode = "diverged"
+	// NoteAnomalies: values found wildly off were left out.
+	NoteAnomalies NoteCode = "anomalies"
 	// NoteGaussianBand: too few in-sample errors for an empirical band; the
 	// band is the Gaussian one from the one-step error variance.
 	NoteGaussianBand NoteCode = "gaussian_band"

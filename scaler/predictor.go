@@ -450,7 +450,7 @@ func (pr *Predictor) fitModel(ctx context.Context, p Policy) (*forecast.Model, *
 			peak = v
 		}
 	}
-	opts := forecast.AutoOptions{Horizon: int(p.LeadTime/p.Step) + 2}
+	opts := forecast.AutoOptions{Horizon: int(p.LeadTime/p.Step) + 2, ExcludeAnomalies: p.ExcludeAnomalies}
 	switch {
 	case p.Season.None:
 		opts.NoSeason = true
@@ -460,6 +460,9 @@ func (pr *Predictor) fitModel(ctx context.Context, p Policy) (*forecast.Model, *
 		}
 	}
 	m, sel, err := forecast.FitAuto(s, opts)
+	if sel != nil {
+		removed += sel.Anomalies
+	}
 	return m, sel, peak, removed, err
 }
 

@@ -1,0 +1,122 @@
+package forecast
+
+import (
+	"math"
+	"slices"
+)
+
+// Defaults of anomaly rejection.
+const (
+	// AnomalyK is how many robust standard deviations of the one-step error
+	// make a point an anomaly; AnomalyMinRelative is how far, as a share of
+	// the prediction, it must also be: a collapse to near zero, a surge to
+	// one and a half times the load. The floor keeps a weekday pattern on a
+	// weekend, a few standard deviations off for hours, from counting.
+	AnomalyK           = 5.0
+	AnomalyMinRelative = 0.5
+)
+
+// Anomalies returns, for each value of y (the history the model was fitted
+// on, from its start), whether the model finds it wildly off: an outage's
+// collapse, a retry storm, a flash crowd. Use a model fitted for its
+// one-step error (Fit, not a smooth-level variant): the test is on the
+// one-step error.
+//
+// It follows robust Holt-Winters (Gelper, Fried & Croux 2010, "Robust
+// forecasting with exponential and Holt-Winters smoothing", J. Forecasting
+// 29(3)) with a hard rejection in place of their Huber cleaning: running
+// the model's recurrences from its initial state, a value whose one-step
+// error e_t exceeds both AnomalyK·σ_{t−1} and AnomalyMinRelative·|ŷ_t| is
+// treated as missing, so the state
+// carries on from its prediction and the next values of an outage stay far
+// from it and are rejected too. The scale follows their recursive τ-scale,
+// which adapts to a load whose noise grows with it:
+//
+//	σ²_t = λσ·ρ(e_t/σ_{t−1})·σ²_{t−1} + (1 − λσ)·σ²_{t−1},
+//
+// with the bounded biweight ρ(x) = c·(1 − (1 − (x/2)²)³) for |x| ≤ 2, c
+// beyond (c = 2.52, consistent at the normal), λσ = 0.1, started at 1.4826
+// times the median absolute one-step error. A run of more than maxRun
+// rejections is a change, not an anomaly: the run is taken back and its
+// values accepted, so that the state follows the new level. maxRun ≤ 0 means an eighth of the
+// longest season, or 60 steps without one.
+func (m *Model) Anomalies(y []float64, maxRun int) []bool {
+	flags := make([]bool, len(y))
+	if m.constant || m.init.season[0] == nil {
+		return flags
+	}
+	if maxRun <= 0 {
+		maxRun = 60
+		if p := m.Spec.longestPeriod(); p > 0 {
+			maxRun = max(p/8, 1)
+		}
+	}
+	st := m.init.clone()
+	errs := make([]float64, 0, len(y))
+	for _, v := range y {
+		if e := v - st.step(&m.coef, v); isFinite(e) {
+			errs = append(errs, math.Abs(e))
+		}
+	}
+	if len(errs) == 0 {
+		return flags
+	}
+	slices.Sort(errs)
+	scale2 := math.Pow(1.4826*errs[len(errs)/2], 2)
+	if !(scale2 > 0) {
+		return flags
+	}
+	const (
+		lambdaSigma = 0.1
+		biweightK   = 2.0
+		biweightC   = 2.52
+	)
+	rho := func(x float64) float64 {
+		if math.Abs(x) > biweightK {
+			return biweightC
+		}
+		u := 1 - (x/biweightK)*(x/biweightK)
+		return biweightC * (1 - u*u*u)
+	}
+	st = m.init.clone()
+	run := 0
+	var before state // the state when the current run began
+	var scaleBefore float64
+	phi1 := phiSum(m.coef.phi, 1)
+	for t := 0; t < len(y); t++ {
+		v := y[t]
+		yhat := st.predict(&m.coef, 1, phi1, m.coef.lambda)
+		e := v - yhat
+		if !isFinite(e) {
+			st.step(&m.coef, v)
+			continue
+		}
+		sigma := math.Sqrt(scale2)
+		if math.Abs(e) > AnomalyK*sigma && math.Abs(e) > AnomalyMinRelative*math.Abs(yhat) {
+			if run == 0 {
+				before, scaleBefore = st.clone(), scale2
+			}
+			if run < maxRun {
+				flags[t] = true
+				run++
+				st.step(&m.coef, math.NaN())
+				continue
+			}
+			// A change, not an anomaly: take the run back and accept it.
+			start := t - run
+			for i := start; i < t; i++ {
+				flags[i] = false
+			}
+			st, scale2 = before, scaleBefore
+			for i := start; i <= t; i++ {
+				st.step(&m.coef, y[i])
+			}
+			run = 0
+			continue
+		}
+		run = 0
+		scale2 = lambdaSigma*rho(e/sigma)*scale2 + (1-lambdaSigma)*scale2
+		st.step(&m.coef, v)
+	}
+	return flags
+}
