@@ -98,3 +98,33 @@ func TestFitAutoBeatsNaive(t *testing.T) {
 		t.Errorf("FitAuto (MAE %.2f) does not beat the naive forecasts (%.2f, %.2f)", auto/float64(origins), last/float64(origins), snaive/float64(origins))
 	}
 }
+
+// Refit reproduces the chosen candidate on a newer history.
+func TestRefit(t *testing.T) {
+	const day = 1440
+	v := seasonal(9*day, day, 100, 30, 3, 31)
+	m, sel, err := FitAuto(minuteSeries(v[:7*day]), AutoOptions{Horizon: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := minuteSeries(v[2*day:])
+	r, err := Refit(newer, sel, AutoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Spec.String() != m.Spec.String() || !r.Next.Equal(newer.End()) {
+		t.Errorf("refit %s ending %s, want %s ending %s", r.Spec, r.Next, m.Spec, newer.End())
+	}
+	again, _, err := FitAuto(newer, AutoOptions{Horizon: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := r.Predict(30, 0.9)
+	b, _ := again.Predict(30, 0.9)
+	if d := mae(a.Mean, b.Mean); d > 2 {
+		t.Errorf("refit and a new selection differ by %.2f on average", d)
+	}
+	if _, err := Refit(newer, &Selection{Chosen: -1}, AutoOptions{}); err == nil {
+		t.Error("no chosen candidate: no error")
+	}
+}

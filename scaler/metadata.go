@@ -199,6 +199,7 @@ func ParsePolicy(metadata map[string]string) (Policy, error) {
 		}
 		return Policy{}, errors.Join(joined...)
 	}
+	p.modelKey = p.computeModelKey() // requests ask for it on every call
 	return p, nil
 }
 
@@ -580,6 +581,13 @@ func hint(n int64, d time.Duration, name, more, alt string) string {
 // (after trimming): two spellings of one PromQL expression get two models.
 // The key is the same in every process, so replicas of the server agree.
 func (p Policy) ModelKey() string {
+	if p.modelKey != "" {
+		return p.modelKey
+	}
+	return p.computeModelKey()
+}
+
+func (p Policy) computeModelKey() string {
 	var b strings.Builder
 	b.WriteString("foresight.model.v1")
 	field := func(name, value string) {

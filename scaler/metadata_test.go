@@ -185,6 +185,7 @@ func TestParsePolicyValid(t *testing.T) {
 			}
 			want := defaultPolicy()
 			tc.want(&want)
+			want.modelKey = want.computeModelKey()
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("ParsePolicy:\n got %s\nwant %s", got, want)
 			}

@@ -75,6 +75,9 @@ type Policy struct {
 	// datasource is unreachable, before the scaler answers Unavailable.
 	// Positive.
 	MaxStaleness time.Duration
+
+	// modelKey caches ModelKey, set by ParsePolicy.
+	modelKey string
 }
 
 // Defaults of Policy fields a trigger leaves out. Season defaults to auto,

@@ -45,8 +45,12 @@ var (
 type Options struct {
 	// Workers bounds the fits that run at once (0: 2).
 	Workers int
-	// RefitEvery is the time between refits of a model (0: 1h).
+	// RefitEvery is the time between refits of a model (0: 1h): its
+	// parameters and state on the latest history, the model kept.
 	RefitEvery time.Duration
+	// ReselectEvery is the time between full selections (season detection
+	// and every candidate model), ten times a refit's cost (0: 24h).
+	ReselectEvery time.Duration
 	// IdleAfter drops a model no request has asked for in this long (0:
 	// 3 × RefitEvery).
 	IdleAfter time.Duration
@@ -119,8 +123,11 @@ type entry struct {
 	model    *forecast.Model
 	peak     float64
 	fittedAt time.Time
-	fitting  bool
-	fitErr   error
+	// sel is the last selection, made at selectedAt; refits reuse it.
+	sel        *forecast.Selection
+	selectedAt time.Time
+	fitting    bool
+	fitErr     error
 	// reactive is the last value read, at reactiveAt; dataAt is the last
 	// time the datasource answered.
 	reactive   float64
@@ -142,6 +149,9 @@ func NewPredictor(sources Sources, opts Options) *Predictor {
 	}
 	if opts.IdleAfter <= 0 {
 		opts.IdleAfter = 3 * opts.RefitEvery
+	}
+	if opts.ReselectEvery <= 0 {
+		opts.ReselectEvery = 24 * time.Hour
 	}
 	if opts.QueryTimeout <= 0 {
 		opts.QueryTimeout = 10 * time.Second
@@ -400,8 +410,14 @@ func (pr *Predictor) fit(e *entry, p Policy) {
 	defer func() { <-pr.fits }()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*pr.opts.QueryTimeout)
 	defer cancel()
+	e.mu.Lock()
+	var prev *forecast.Selection
+	if e.sel != nil && pr.opts.Now().Sub(e.selectedAt) < pr.opts.ReselectEvery {
+		prev = e.sel
+	}
+	e.mu.Unlock()
 	start := time.Now()
-	m, sel, peak, excludedN, err := pr.fitModel(ctx, p)
+	m, sel, peak, excludedN, err := pr.fitModel(ctx, p, prev)
 	took := time.Since(start)
 	if pr.opts.Observer != nil {
 		pr.opts.Observer.Fitted(p, m, sel, took, excludedN, err)
@@ -417,13 +433,16 @@ func (pr *Predictor) fit(e *entry, p Policy) {
 		return
 	}
 	e.model, e.peak = m, peak
-	pr.log.Info("model fitted", "query", p.Query, "model", m.Spec.String(), "params", m.Params.String(),
+	if prev == nil {
+		e.sel, e.selectedAt = sel, e.fittedAt
+	}
+	pr.log.Info("model fitted", "reselected", prev == nil, "query", p.Query, "model", m.Spec.String(), "params", m.Params.String(),
 		"excluded_points", excludedN, "took", took)
 }
 
 // fitModel reads the history of p, removes what must not be learnt from,
-// and fits.
-func (pr *Predictor) fitModel(ctx context.Context, p Policy) (*forecast.Model, *forecast.Selection, float64, int, error) {
+// and fits: the model of prev again if given, else a new selection.
+func (pr *Predictor) fitModel(ctx context.Context, p Policy, prev *forecast.Selection) (*forecast.Model, *forecast.Selection, float64, int, error) {
 	src, err := pr.sources.Source(p.Datasource)
 	if err != nil {
 		return nil, nil, math.NaN(), 0, err
@@ -458,6 +477,10 @@ func (pr *Predictor) fitModel(ctx context.Context, p Policy) (*forecast.Model, *
 		if opts.Periods, err = p.Season.Steps(p.Step); err != nil {
 			return nil, nil, peak, removed, err
 		}
+	}
+	if prev != nil {
+		m, err := forecast.Refit(s, prev, opts)
+		return m, prev, peak, removed, err
 	}
 	m, sel, err := forecast.FitAuto(s, opts)
 	if sel != nil {

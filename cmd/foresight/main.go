@@ -25,6 +25,7 @@ Commands:
   backtest   replay a load trace: forecast accuracy, and how Foresight's scaling
              policy compares with a reactive HPA and with perfect foresight
   forecast   fit Holt-Winters to a CSV of timestamp,value and forecast ahead
+  loadtest   poll a scaler as KEDA does and measure its throughput and latency
   version    print the version
 
 Run 'foresight <command> --help' for a command's flags and examples.
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runBacktest(ctx, rest, stdin, stdout, logger)
 	case "serve":
 		err = runServe(ctx, rest, stdout, logger)
+	case "loadtest":
+		err = runLoadtest(ctx, rest, stdout, logger)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "foresight", version())
 	case "help", "-h", "-help", "--help":
