@@ -59,12 +59,13 @@ type serveOptions struct {
 	config, prometheusURL       string
 	demo, pprof                 bool
 	tlsCert, tlsKey, tlsCA      string
-	refit, streamInterval, idle time.Duration
+	refit, reselect             time.Duration
+	streamInterval, idle        time.Duration
 	workers                     int
 }
 
 func runServe(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
-	o := serveOptions{grpcAddr: ":9090", httpAddr: ":8080", refit: time.Hour, streamInterval: 10 * time.Second, workers: 2}
+	o := serveOptions{grpcAddr: ":9090", httpAddr: ":8080", refit: time.Hour, reselect: 24 * time.Hour, streamInterval: 10 * time.Second, workers: 2}
 	fs := newFlagSet("serve", serveHelp, stdout)
 	fs.StringVar(&o.grpcAddr, "grpc-addr", o.grpcAddr, "`address` of the gRPC server (KEDA's scalerAddress points here)")
 	fs.StringVar(&o.httpAddr, "http-addr", o.httpAddr, "`address` of the HTTP server: /metrics, /healthz, /readyz")
@@ -74,7 +75,8 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	fs.StringVar(&o.tlsCert, "tls-cert-file", "", "server certificate (PEM) for TLS; KEDA's enableTLS or caCert")
 	fs.StringVar(&o.tlsKey, "tls-key-file", "", "server private key (PEM) for TLS")
 	fs.StringVar(&o.tlsCA, "tls-client-ca-file", "", "CA (PEM) that client certificates must chain to: mutual TLS (KEDA's tlsClientCert)")
-	fs.Var((*durationFlag)(&o.refit), "refit", "time between refits of each model")
+	fs.Var((*durationFlag)(&o.refit), "refit", "time between refits of each model (its parameters on the latest history)")
+	fs.Var((*durationFlag)(&o.reselect), "reselect", "time between full selections of each model (season and model family), ten times a refit's cost")
 	fs.IntVar(&o.workers, "workers", o.workers, "fits that may run at once")
 	fs.Var((*durationFlag)(&o.idle), "idle-after", "drop a model no request has asked for in this long (default 3 x --refit)")
 	fs.Var((*durationFlag)(&o.streamInterval), "stream-interval", "how often StreamIsActive re-evaluates")
@@ -95,7 +97,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := scaler.NewMetrics(reg)
 	pred := scaler.NewPredictor(sources, scaler.Options{
-		Workers: o.workers, RefitEvery: o.refit, IdleAfter: o.idle, Logger: logger, Observer: metrics,
+		Workers: o.workers, RefitEvery: o.refit, ReselectEvery: o.reselect, IdleAfter: o.idle, Logger: logger, Observer: metrics,
 	})
 	srv := scaler.NewServer(pred, logger)
 	srv.StreamInterval = o.streamInterval
