@@ -55,13 +55,13 @@ Examples:
 `
 
 type serveOptions struct {
-	grpcAddr, httpAddr          string
-	config, prometheusURL       string
-	demo, pprof                 bool
-	tlsCert, tlsKey, tlsCA      string
-	refit, reselect             time.Duration
-	streamInterval, idle        time.Duration
-	workers                     int
+	grpcAddr, httpAddr     string
+	config, prometheusURL  string
+	demo, pprof            bool
+	tlsCert, tlsKey, tlsCA string
+	refit, reselect        time.Duration
+	streamInterval, idle   time.Duration
+	workers                int
 }
 
 func runServe(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
