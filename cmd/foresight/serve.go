@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 
 	"github.com/foresight-aiops/foresight/internal/demo"
 	"github.com/foresight-aiops/foresight/promsource"
@@ -110,6 +111,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	externalscaler.RegisterExternalScalerServer(gs, srv)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs) // so that grpcurl needs no .proto files
 
 	glis, err := net.Listen("tcp", o.grpcAddr)
 	if err != nil {
