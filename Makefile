@@ -14,7 +14,7 @@ PYTHON        ?= /usr/bin/python3
 TEST_DEBS     := python3-statsmodels prometheus victoria-metrics
 FUZZTIME      ?= 20s
 
-.PHONY: all build run test test-deps reference bench fuzz lint lint-fix unused accuracy clean
+.PHONY: all build run test test-deps reference bench fuzz lint lint-fix unused accuracy conformance clean
 
 all: build
 
@@ -58,6 +58,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDetectSeason -fuzztime $(FUZZTIME) ./forecast/
 	$(GO) test -run '^$$' -fuzz FuzzFit -fuzztime $(FUZZTIME) ./forecast/
 
+## conformance: drive foresight's scaler with KEDA's own client (plaintext and mTLS); its own module in
+## e2e/, since KEDA's client pulls in Kubernetes (about 7 minutes to build cold, seconds after)
+conformance:
+	cd e2e && $(GO) vet ./... && $(GO) test -count=1 ./...
+
 ## accuracy: print the walk-forward accuracy and scaling tables of the shared traces
 accuracy:
 	$(GO) test -count=1 -run 'TestAccuracyAgainstStatsmodels|TestScalingOutcome' -v ./backtest/ | grep -v '^=== RUN'
@@ -76,7 +81,8 @@ lint-fix: $(GOLANGCI_LINT)
 ## unused: go.mod and go.sum are tidy
 unused:
 	$(GO) mod tidy
-	git diff --exit-code -- go.mod go.sum
+	cd e2e && $(GO) mod tidy
+	git diff --exit-code -- go.mod go.sum e2e/go.mod e2e/go.sum
 
 clean:
 	rm -rf bin

@@ -4,7 +4,7 @@ go 1.26.8
 
 require (
 	github.com/kedacore/keda/v2 v2.21.0
-	github.com/prometheus/client_golang v1.25.0
+	github.com/prometheus/client_golang v1.24.1
 	github.com/prometheus/common v0.72.0
 	gonum.org/v1/gonum v0.17.0
 	gonum.org/v1/plot v0.17.0

@@ -111,7 +111,7 @@ func (c *Client) Range(ctx context.Context, query string, start, end time.Time, 
 		}
 		r := v1.Range{Start: from, End: to, Step: step}
 		v, err := c.call(ctx, query, func(ctx context.Context, a v1.API) (model.Value, v1.Warnings, error) {
-			v, warnings, _, err := a.QueryRange(ctx, query, r, v1.WithTimeout(c.timeout))
+			v, warnings, err := a.QueryRange(ctx, query, r, v1.WithTimeout(c.timeout))
 			return v, warnings, err
 		})
 		if err != nil {
@@ -154,7 +154,7 @@ func (c *Client) Range(ctx context.Context, query string, start, end time.Time, 
 // or a range vector are an ErrBadQuery.
 func (c *Client) Instant(ctx context.Context, query string, at time.Time) (v float64, ok bool, err error) {
 	res, err := c.call(ctx, query, func(ctx context.Context, a v1.API) (model.Value, v1.Warnings, error) {
-		v, warnings, _, err := a.Query(ctx, query, at, v1.WithTimeout(c.timeout))
+		v, warnings, err := a.Query(ctx, query, at, v1.WithTimeout(c.timeout))
 		return v, warnings, err
 	})
 	if err != nil {

@@ -1,0 +1,227 @@
+// Package e2e holds the tests that drive Foresight with real clients and,
+// later, a real control plane. It is its own Go module because KEDA's
+// client pulls in Kubernetes (a build of several minutes from cold), which
+// the main module's tests must not wait for.
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/kedacore/keda/v2/pkg/scalers"
+	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"github.com/kedacore/keda/v2/pkg/scalers/scalersconfig"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	v2 "k8s.io/api/autoscaling/v2"
+
+	"github.com/foresight-aiops/foresight/internal/demo"
+	"github.com/foresight-aiops/foresight/scaler"
+)
+
+// demoSources serves the embedded trace for every datasource.
+type demoSources struct{ src *demo.Source }
+
+func (d demoSources) Source(string) (scaler.Source, error) { return d.src, nil }
+
+// startForesight serves Foresight's scaler on a loopback port, over TLS if
+// tlsCfg is set, and returns its address.
+func startForesight(t *testing.T, tlsCfg *tls.Config) string {
+	t.Helper()
+	src, err := demo.NewSource(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := scaler.NewPredictor(demoSources{src}, scaler.Options{})
+	var opts []grpc.ServerOption
+	if tlsCfg != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
+	}
+	gs := grpc.NewServer(opts...)
+	srv := scaler.NewServer(pr, nil)
+	srv.StreamInterval = 50 * time.Millisecond
+	externalscaler.RegisterExternalScalerServer(gs, srv)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = gs.Serve(lis) }()
+	t.Cleanup(gs.Stop)
+	return lis.Addr().String()
+}
+
+func config(name, addr string, metadata, auth map[string]string) *scalersconfig.ScalerConfig {
+	md := map[string]string{"scalerAddress": addr, "query": `sum(rate(http_requests_total{app="` + name + `"}[2m]))`, "targetPerReplica": "50"}
+	for k, v := range metadata {
+		md[k] = v
+	}
+	return &scalersconfig.ScalerConfig{
+		ScalableObjectName: name, ScalableObjectNamespace: "e2e", ScalableObjectType: "ScaledObject",
+		TriggerType: "external", TriggerMetadata: md, AuthParams: auth, GlobalHTTPTimeout: 3 * time.Second,
+	}
+}
+
+// conformance drives one Foresight server with KEDA's own external-scaler
+// client, as the operator and the metrics adapter do.
+func conformance(t *testing.T, addr string, auth map[string]string) {
+	ctx := context.Background()
+	t.Run("metric spec", func(t *testing.T) {
+		s, err := scalers.NewExternalScaler(config("api", addr, nil, auth))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(ctx)
+		specs := s.GetMetricSpecForScaling(ctx)
+		if len(specs) != 1 || specs[0].External == nil {
+			t.Fatalf("specs %+v", specs)
+		}
+		ext := specs[0].External
+		if ext.Metric.Name != "s0-"+scaler.MetricName || ext.Target.Type != v2.AverageValueMetricType || ext.Target.AverageValue.AsApproximateFloat64() != 50 {
+			t.Errorf("spec %s %s %v, want s0-foresight AverageValue 50", ext.Metric.Name, ext.Target.Type, ext.Target.AverageValue)
+		}
+	})
+	t.Run("metrics and activity", func(t *testing.T) {
+		s, err := scalers.NewExternalScaler(config("api", addr, nil, auth))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(ctx)
+		values, active, err := s.GetMetricsAndActivity(ctx, "s0-"+scaler.MetricName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(values) != 1 || values[0].Value.AsApproximateFloat64() <= 0 || !active {
+			t.Errorf("values %+v, active %v: want the demo trace's load, active", values, active)
+		}
+	})
+	t.Run("invalid metadata", func(t *testing.T) {
+		s, err := scalers.NewExternalScaler(config("bad", addr, map[string]string{"targetPerReplcia": "5"}, auth))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(ctx)
+		if specs := s.GetMetricSpecForScaling(ctx); len(specs) != 0 {
+			t.Errorf("specs %+v for invalid metadata", specs)
+		}
+		if _, _, err := s.GetMetricsAndActivity(ctx, "s0-foresight"); err == nil {
+			t.Error("no error for invalid metadata")
+		}
+	})
+	t.Run("push: StreamIsActive", func(t *testing.T) {
+		s, err := scalers.NewExternalPushScaler(config("push", addr, nil, auth))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(ctx)
+		runCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		active := make(chan bool, 4)
+		go s.Run(runCtx, active)
+		select {
+		case a := <-active:
+			if !a {
+				t.Error("StreamIsActive pushed false")
+			}
+		case <-runCtx.Done():
+			t.Fatal("StreamIsActive pushed nothing")
+		}
+	})
+}
+
+func TestKEDAClientPlaintext(t *testing.T) {
+	conformance(t, startForesight(t, nil), nil)
+}
+
+func TestKEDAClientMutualTLS(t *testing.T) {
+	ca, caKey := newCA(t)
+	serverCert, _ := issue(t, ca, caKey, "127.0.0.1")
+	clientCert, clientKey := issue(t, ca, caKey, "keda")
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	cert, err := tls.X509KeyPair(serverCert.pem, serverCert.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startForesight(t, &tls.Config{
+		Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
+	})
+	caPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}))
+	// TriggerAuthentication's caCert, tlsClientCert and tlsClientKey.
+	conformance(t, addr, map[string]string{"caCert": caPEM, "tlsClientCert": string(clientCert.pem), "tlsClientKey": string(clientKey)})
+
+	t.Run("without a client certificate", func(t *testing.T) {
+		s, err := scalers.NewExternalScaler(config("nocert", addr, map[string]string{"enableTLS": "true"}, map[string]string{"caCert": caPEM}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(context.Background())
+		if _, _, err := s.GetMetricsAndActivity(context.Background(), "s0-foresight"); err == nil {
+			t.Error("the server accepted a client without a certificate")
+		}
+	})
+}
+
+type pemPair struct{ pem, key []byte }
+
+func newCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, key
+}
+
+// issue returns a certificate for host signed by the CA, and its key, in PEM.
+func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, host string) (pemPair, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+	} else {
+		tmpl.DNSNames = []string{host}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	return pemPair{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM}, keyPEM
+}
+
