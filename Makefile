@@ -11,10 +11,14 @@ PYTHON        ?= /usr/bin/python3
 # Debian packages the tests use: statsmodels is the numerical reference
 # for Holt-Winters; Prometheus (with promtool) and VictoriaMetrics are the
 # real TSDBs that internal/tsdbtest starts.
-TEST_DEBS     := python3-statsmodels prometheus victoria-metrics
+TEST_DEBS     := python3-statsmodels prometheus victoria-metrics protobuf-compiler
+# Code generators for proto/, cached by version.
+PROTOC_GEN_GO      ?= v1.36.12
+PROTOC_GEN_GO_GRPC ?= v1.5.1
+PROTOC_PLUGINS     := $(CACHE_DIR)/protoc-plugins-$(PROTOC_GEN_GO)-$(PROTOC_GEN_GO_GRPC)
 FUZZTIME      ?= 20s
 
-.PHONY: all build run test test-deps reference bench fuzz lint lint-fix unused accuracy conformance clean
+.PHONY: all build run test test-deps reference bench fuzz lint lint-fix unused accuracy conformance proto proto-check clean
 
 all: build
 
@@ -30,6 +34,7 @@ test: test-deps
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	$(MAKE) reference
+	$(MAKE) proto-check
 
 ## test-deps: install missing Debian packages the tests need (as root)
 test-deps:
@@ -47,6 +52,22 @@ reference: test-deps
 	mkdir -p $(CACHE_DIR)
 	$(PYTHON) forecast/testdata/statsmodels_reference.py > $(CACHE_DIR)/statsmodels_reference.json
 	$(PYTHON) forecast/testdata/statsmodels_reference.py --compare forecast/testdata/statsmodels_reference.json $(CACHE_DIR)/statsmodels_reference.json
+
+$(PROTOC_PLUGINS)/protoc-gen-go-grpc:
+	mkdir -p $(PROTOC_PLUGINS)
+	GOBIN=$(PROTOC_PLUGINS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO)
+	GOBIN=$(PROTOC_PLUGINS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC)
+
+## proto: regenerate the Go code of proto/ (committed)
+proto: $(PROTOC_PLUGINS)/protoc-gen-go-grpc test-deps
+	PATH=$(PROTOC_PLUGINS):$$PATH protoc --proto_path=proto \
+	  --go_out=proto --go_opt=paths=source_relative \
+	  --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
+	  foresight/v1/forecasts.proto
+
+## proto-check: the committed generated code is what proto/ generates
+proto-check: proto
+	git diff --exit-code -- proto/ || (echo "proto/: generated code is stale: run make proto and commit" >&2; exit 1)
 
 ## bench: the performance targets (one core, as the targets are stated)
 bench:

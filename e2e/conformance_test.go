@@ -224,4 +224,3 @@ func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, host str
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
 	return pemPair{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM}, keyPEM
 }
-

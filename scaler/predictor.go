@@ -126,8 +126,10 @@ type entry struct {
 	// sel is the last selection, made at selectedAt; refits reuse it.
 	sel        *forecast.Selection
 	selectedAt time.Time
-	fitting    bool
-	fitErr     error
+	// excluded counts the history points the last fit left out.
+	excluded int
+	fitting  bool
+	fitErr   error
 	// reactive is the last value read, at reactiveAt; dataAt is the last
 	// time the datasource answered.
 	reactive   float64
@@ -255,7 +257,8 @@ func (pr *Predictor) answer(e *entry, p Policy, now time.Time) (Prediction, erro
 // forecastUntil forecasts from the model's last observation to until.
 func (e *entry) forecastUntil(until time.Time, q float64) (forecast.Forecast, error) {
 	m := e.model
-	steps := int(until.Sub(m.Next)/m.Step) + 1
+	// The last step must reach until: round up.
+	steps := int((until.Sub(m.Next)+m.Step-1)/m.Step) + 1
 	if steps < 1 {
 		steps = 1
 	}
@@ -432,7 +435,7 @@ func (pr *Predictor) fit(e *entry, p Policy) {
 			"query", p.Query, "refit_every", pr.opts.RefitEvery, "err", err)
 		return
 	}
-	e.model, e.peak = m, peak
+	e.model, e.peak, e.excluded = m, peak, excludedN
 	if prev == nil {
 		e.sel, e.selectedAt = sel, e.fittedAt
 	}
@@ -546,4 +549,59 @@ func (pr *Predictor) Models() int {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	return len(pr.models)
+}
+
+// Explanation is everything behind one answer (see Predictor.Explain).
+type Explanation struct {
+	Prediction Prediction
+	Policy     Policy
+	// The history of the last fit: [HistoryStart, HistoryEnd) at the
+	// policy's step, of which Excluded points were left out; fitted at
+	// FittedAt (zero if no fit has succeeded yet).
+	HistoryStart, HistoryEnd, FittedAt time.Time
+	Excluded                           int
+	// The model: spec, parameters, seasonal periods, how it was chosen and
+	// the notes of its fit.
+	Model, Params string
+	Periods       []int
+	Criterion     string
+	Notes         []string
+	// Forecast over the lead time, nil without a model.
+	Forecast *forecast.Forecast
+	// Peak of the history and the cap it implies on the prediction.
+	Peak, PeakCap float64
+}
+
+// Explain answers a request as Predict does, and tells what lies behind the
+// answer.
+func (pr *Predictor) Explain(ctx context.Context, ref Ref, p Policy) (Explanation, error) {
+	pred, err := pr.Predict(ctx, ref, p)
+	x := Explanation{Prediction: pred, Policy: p}
+	if err != nil {
+		return x, err
+	}
+	e := pr.entry(p, pr.opts.Now())
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x.Peak, x.PeakCap = e.peak, p.PeakCapFactor*e.peak
+	x.Excluded = e.excluded
+	if e.model == nil {
+		return x, nil
+	}
+	m := e.model
+	x.FittedAt = e.fittedAt
+	x.HistoryEnd = e.fittedAt.Truncate(p.Step)
+	x.HistoryStart = x.HistoryEnd.Add(-p.History)
+	x.Model, x.Params = m.Spec.String(), m.Params.String()
+	x.Periods = m.Spec.Periods
+	for _, n := range m.Notes {
+		x.Notes = append(x.Notes, n.String())
+	}
+	if e.sel != nil {
+		x.Criterion = e.sel.Criterion
+	}
+	if f, err := e.forecastUntil(pr.opts.Now().Add(p.LeadTime), p.Quantile); err == nil {
+		x.Forecast = &f
+	}
+	return x, nil
 }

@@ -113,7 +113,9 @@ var ref = Ref{Namespace: "shop", Name: "api"}
 // minutes before the daily ramp, the forecast over the next five minutes
 // already asks for more replicas than the current load.
 func TestPredictorLeadsTheRamp(t *testing.T) {
-	now := time.Date(2026, 3, 16, 8, 57, 0, 0, time.UTC)
+	// Half a minute past a step: the forecast must still reach the lead
+	// time (it once stopped a step short and fell back).
+	now := time.Date(2026, 3, 16, 8, 57, 30, 0, time.UTC)
 	pr, _, c := newVMPredictor(t, now, Options{})
 	p := testPolicy(t, nil)
 	ctx := context.Background()

@@ -165,20 +165,27 @@ func (s *Server) predict(ctx context.Context, ref *externalscaler.ScaledObjectRe
 		return Prediction{}, err
 	}
 	pred, err := s.pred.Predict(ctx, Ref{Namespace: ref.GetNamespace(), Name: ref.GetName()}, p)
+	if err != nil {
+		return pred, s.status(ctx, ref, err)
+	}
+	return pred, nil
+}
+
+// status maps a predictor error to a gRPC status, with a log line that
+// says what the operator can do.
+func (s *Server) status(ctx context.Context, ref *externalscaler.ScaledObjectRef, err error) error {
 	switch {
-	case err == nil:
-		return pred, nil
 	case errors.Is(err, promsource.ErrBadQuery), errors.Is(err, promsource.ErrUnknownDatasource):
 		s.log.WarnContext(ctx, "the trigger's query or datasource is wrong: fix the ScaledObject",
 			"namespace", ref.GetNamespace(), "scaledobject", ref.GetName(), "err", err)
-		return pred, status.Error(codes.InvalidArgument, err.Error())
+		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, ErrStale), errors.Is(err, ErrNoValue):
 		s.log.WarnContext(ctx, "no fresh value: answering Unavailable so that KEDA's fallback and the HPA's safety nets act",
 			"namespace", ref.GetNamespace(), "scaledobject", ref.GetName(), "err", err)
-		return pred, status.Error(codes.Unavailable, err.Error())
+		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return pred, status.FromContextError(err).Err()
+		return status.FromContextError(err).Err()
 	default:
-		return pred, status.Error(codes.Internal, err.Error())
+		return status.Error(codes.Internal, err.Error())
 	}
 }

@@ -24,6 +24,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	foresightv1 "github.com/foresight-aiops/foresight/proto/foresight/v1"
 )
 
 // serve starts the scaler's gRPC service on a loopback port and returns a
@@ -258,5 +260,49 @@ func writePEM(t *testing.T, path, kind string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Explain tells what lies behind an answer, and agrees with GetMetrics.
+func TestExplain(t *testing.T) {
+	now := time.Date(2026, 3, 16, 8, 57, 30, 0, time.UTC)
+	pr, _, _ := newVMPredictor(t, now, Options{})
+	srv := NewServer(pr, nil)
+	ctx := context.Background()
+	so := scaledObject(map[string]string{"excludeWindows": "2026-03-15T10:00:00Z/2026-03-15T11:00:00Z"})
+	req := &foresightv1.ExplainRequest{Namespace: so.Namespace, Name: so.Name, Metadata: so.ScalerMetadata}
+	var x *foresightv1.ExplainResponse
+	waitFor(t, "a model", func() bool {
+		var err error
+		x, err = srv.Forecasts().Explain(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x.GetModel() != nil
+	})
+	resp, err := srv.GetMetrics(ctx, &externalscaler.GetMetricsRequest{ScaledObjectRef: so})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.GetMetricValues()[0].GetMetricValueFloat(); math.Abs(got-x.GetServed()) > 1e-9 {
+		t.Errorf("Explain serves %g, GetMetrics %g", x.GetServed(), got)
+	}
+	h := x.GetHistory()
+	if h.GetPoints() != 7*1440 || h.GetExcludedPoints() != 60 || h.GetStepSeconds() != 60 {
+		t.Errorf("history %v: want a week of minutes with the hour of excludeWindows left out", h)
+	}
+	if !h.GetEnd().AsTime().Equal(now.Truncate(time.Minute)) {
+		t.Errorf("history ends %s, want %s", h.GetEnd().AsTime(), now.Truncate(time.Minute))
+	}
+	f := x.GetForecast()
+	last := f.GetStart().AsTime().Add(time.Duration(len(f.GetMean())-1) * time.Minute)
+	if last.Before(now.Add(5*time.Minute)) || f.GetQuantile() != 0.9 {
+		t.Errorf("forecast to %s at quantile %g: want the lead time covered, 0.9", last, f.GetQuantile())
+	}
+	if x.GetReason() != "forecast" || x.GetPredicted() <= x.GetReactive() || x.GetPeakCap() <= x.GetPeak() || x.GetPolicy()["leadTime"] != "5m0s" {
+		t.Errorf("explanation %v", x)
+	}
+	if _, err := srv.Forecasts().Explain(ctx, &foresightv1.ExplainRequest{Name: "x", Metadata: map[string]string{"query": "q"}}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("no targetPerReplica: %v, want InvalidArgument", err)
 	}
 }

@@ -22,6 +22,7 @@ Usage:
 
 Commands:
   serve      the KEDA external scaler: predictive, guarded replica targets
+  explain    ask a running scaler why it serves what it serves
   backtest   replay a load trace: forecast accuracy, and how Foresight's scaling
              policy compares with a reactive HPA and with perfect foresight
   forecast   fit Holt-Winters to a CSV of timestamp,value and forecast ahead
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runServe(ctx, rest, stdout, logger)
 	case "loadtest":
 		err = runLoadtest(ctx, rest, stdout, logger)
+	case "explain":
+		err = runExplain(ctx, rest, stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "foresight", version())
 	case "help", "-h", "-help", "--help":
@@ -105,6 +108,18 @@ func newFlagSet(name, help string, stdout io.Writer) *flag.FlagSet {
 // parseFlags parses args, turning parse errors into usage errors and
 // refusing stray arguments.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := parseFlagsAndArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q (flags start with --)", fs.Arg(0))
+	}
+	return nil
+}
+
+// parseFlagsAndArgs is parseFlags for commands that take arguments after
+// their flags.
+func parseFlagsAndArgs(fs *flag.FlagSet, args []string) error {
 	// Parse calls Usage itself on --help and on every parse error: silence
 	// it, so that help is printed once and only when asked for, and a parse
 	// error is reported by run on stderr alone.
@@ -118,9 +133,6 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 			return err
 		}
 		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q (flags start with --)", fs.Arg(0))
 	}
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/foresight-aiops/foresight/internal/demo"
 	"github.com/foresight-aiops/foresight/promsource"
+	foresightv1 "github.com/foresight-aiops/foresight/proto/foresight/v1"
 	"github.com/foresight-aiops/foresight/scaler"
 )
 
@@ -109,6 +110,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	}
 	gs := grpc.NewServer(gopts...)
 	externalscaler.RegisterExternalScalerServer(gs, srv)
+	foresightv1.RegisterForecastsServer(gs, srv.Forecasts())
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs) // so that grpcurl needs no .proto files

@@ -76,6 +76,18 @@ func TestServeDemo(t *testing.T) {
 		t.Errorf("/metrics lacks the served load:\n%s", body)
 	}
 
+	var out bytes.Buffer
+	if code := run(ctx, []string{"explain", "--addr", grpcAddr, "--namespace", "demo", "--name", "api", "query=anything", "targetPerReplica=50"}, strings.NewReader(""), &out, &stderr); code != 0 {
+		t.Errorf("explain: exit %d:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(out.String(), "demo/api (mode predictive): serving") || !strings.Contains(out.String(), "current load") {
+		t.Errorf("explain printed:\n%s", out.String())
+	}
+	out.Reset()
+	if code := run(ctx, []string{"explain", "--addr", grpcAddr, "--format", "json", "--name", "api", "query=anything", "targetPerReplica=50"}, strings.NewReader(""), &out, &stderr); code != 0 || !strings.Contains(out.String(), `"served"`) {
+		t.Errorf("explain --format json: exit %d:\n%s", code, out.String())
+	}
+
 	cancel()
 	select {
 	case code := <-done:
@@ -92,6 +104,10 @@ func TestServeUsage(t *testing.T) {
 		{"serve"},
 		{"serve", "--demo", "--prometheus-url", "http://x"},
 		{"serve", "--demo", "--tls-cert-file", "a.crt"},
+		{"explain", "query=x"},
+		{"explain", "--name", "api"},
+		{"explain", "--name", "api", "novalue"},
+		{"loadtest", "--rate", "0"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(context.Background(), args, strings.NewReader(""), io.Discard, &stderr); code != 2 {
