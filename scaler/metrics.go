@@ -1,11 +1,16 @@
 package scaler
 
 import (
+	"context"
+	"path"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 
 	"github.com/foresight-aiops/foresight/forecast"
 )
@@ -17,6 +22,10 @@ type Metrics struct {
 	decisions *prometheus.CounterVec
 	stale     *prometheus.CounterVec
 	model     *prometheus.GaugeVec
+	params    *prometheus.GaugeVec
+	season    *prometheus.GaugeVec
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
 	fits      *prometheus.CounterVec
 	fitTime   prometheus.Histogram
 	excluded  prometheus.Histogram
@@ -51,6 +60,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "foresight_scaler_model_info",
 			Help: "The model behind each ScaledObject's forecast (value 1).",
 		}, append(objects, "model")),
+		params: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foresight_scaler_model_parameter",
+			Help: "Smoothing parameters of each ScaledObject's model: alpha, beta, phi, gamma (one per season, gamma1 the shorter), lambda (AR(1)).",
+		}, append(objects, "parameter")),
+		season: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foresight_scaler_season_period_seconds",
+			Help: "Seasonal periods of each ScaledObject's model (season 1 the shorter); absent without a season.",
+		}, append(objects, "season")),
+		requests: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "foresight_scaler_requests_total",
+			Help: "gRPC requests by method and status code.",
+		}, []string{"method", "code"}),
+		latency: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "foresight_scaler_request_duration_seconds",
+			Help:    "Time to answer a gRPC request, by method (KEDA gives a poll's three calls 3 s in all).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 10),
+		}, []string{"method"}),
 		fits: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_scaler_fits_total",
 			Help: "Model fits by result (ok or error).",
@@ -79,11 +105,52 @@ func (m *Metrics) Predicted(ref Ref, p Prediction) {
 	if p.Stale {
 		m.stale.WithLabelValues(p.Datasource).Inc()
 	}
-	if p.Model != "" {
-		if old, ok := m.lastModel.Swap(ref, p.Model); ok && old.(string) != p.Model {
-			m.model.DeleteLabelValues(ref.Namespace, ref.Name, old.(string))
-		}
-		m.model.WithLabelValues(ref.Namespace, ref.Name, p.Model).Set(1)
+	if p.Model == "" {
+		return
+	}
+	old, ok := m.lastModel.Swap(ref, p.Model)
+	if ok && old.(string) == p.Model {
+		m.setParams(ref, p) // the parameters change at each refit
+		return
+	}
+	if ok {
+		m.model.DeleteLabelValues(ref.Namespace, ref.Name, old.(string))
+		m.params.DeletePartialMatch(prometheus.Labels{"namespace": ref.Namespace, "scaledobject": ref.Name})
+		m.season.DeletePartialMatch(prometheus.Labels{"namespace": ref.Namespace, "scaledobject": ref.Name})
+	}
+	m.model.WithLabelValues(ref.Namespace, ref.Name, p.Model).Set(1)
+	m.setParams(ref, p)
+}
+
+func (m *Metrics) setParams(ref Ref, p Prediction) {
+	set := func(name string, v float64) { m.params.WithLabelValues(ref.Namespace, ref.Name, name).Set(v) }
+	set("alpha", p.Params.Alpha)
+	if p.Params.Beta != 0 {
+		set("beta", p.Params.Beta)
+	}
+	if p.Params.Phi != 0 {
+		set("phi", p.Params.Phi)
+	}
+	for i, g := range p.Params.Gamma {
+		set("gamma"+strconv.Itoa(i+1), g)
+	}
+	if p.Params.Lambda != 0 {
+		set("lambda", p.Params.Lambda)
+	}
+	for i, period := range p.Periods {
+		m.season.WithLabelValues(ref.Namespace, ref.Name, strconv.Itoa(i+1)).Set(float64(period) * p.Step.Seconds())
+	}
+}
+
+// UnaryInterceptor counts and times the gRPC requests it serves.
+func (m *Metrics) UnaryInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		method := path.Base(info.FullMethod)
+		m.latency.WithLabelValues(method).Observe(time.Since(start).Seconds())
+		m.requests.WithLabelValues(method, status.Code(err).String()).Inc()
+		return resp, err
 	}
 }
 

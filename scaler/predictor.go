@@ -92,8 +92,12 @@ type Prediction struct {
 	// Reactive is the current load, and ReactiveAt when it was read.
 	Reactive   float64
 	ReactiveAt time.Time
-	// Model describes the model behind the forecast ("" if none).
-	Model string
+	// Model describes the model behind the forecast ("" if none), with
+	// its parameters and seasonal periods (in steps).
+	Model   string
+	Params  forecast.Params
+	Periods []int
+	Step    time.Duration
 	// Stale is set when the datasource is unreachable and a previous
 	// value is being served.
 	Stale      bool
@@ -227,7 +231,7 @@ func (pr *Predictor) answer(e *entry, p Policy, now time.Time) (Prediction, erro
 	pred.Stale = stale
 	in := policy.Input{Now: now, Reactive: e.reactive, Peak: e.peak}
 	if e.model != nil && p.Mode != ModeReactive {
-		pred.Model = e.model.Spec.String()
+		pred.Model, pred.Params, pred.Periods, pred.Step = e.model.Spec.String(), e.model.Params, e.model.Spec.Periods, e.model.Step
 		if f, err := e.forecastUntil(now.Add(p.LeadTime), p.Quantile); err == nil {
 			in.Forecast = &f
 		}

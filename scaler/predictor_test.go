@@ -67,7 +67,14 @@ func (p promSet) Source(name string) (Source, error) { return p.set.Get(name) }
 
 func newVMPredictor(t *testing.T, now time.Time, opts Options) (*Predictor, *tsdbtest.Server, *clock) {
 	t.Helper()
-	vm := tsdbtest.StartVictoriaMetrics(t, loadSeries(now.Add(-7*24*time.Hour), now.Add(time.Minute)))
+	return newTSDBPredictor(t, tsdbtest.StartVictoriaMetrics, now, opts)
+}
+
+// newTSDBPredictor starts a TSDB with a week of rampLoad before now and
+// returns a predictor reading it, on a clock set to now.
+func newTSDBPredictor(t *testing.T, start func(testing.TB, ...tsdbtest.Series) *tsdbtest.Server, now time.Time, opts Options) (*Predictor, *tsdbtest.Server, *clock) {
+	t.Helper()
+	vm := start(t, loadSeries(now.Add(-7*24*time.Hour), now.Add(time.Minute)))
 	set, err := promsource.NewSet(promsource.SingleConfig(vm.URL), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -111,12 +118,22 @@ var ref = Ref{Namespace: "shop", Name: "api"}
 
 // The served value rises before the live load does: at 08:57, three
 // minutes before the daily ramp, the forecast over the next five minutes
-// already asks for more replicas than the current load.
+// already asks for more replicas than the current load. On VictoriaMetrics
+// and on Prometheus.
 func TestPredictorLeadsTheRamp(t *testing.T) {
+	for name, start := range map[string]func(testing.TB, ...tsdbtest.Series) *tsdbtest.Server{
+		"VictoriaMetrics": tsdbtest.StartVictoriaMetrics,
+		"Prometheus":      tsdbtest.StartPrometheus,
+	} {
+		t.Run(name, func(t *testing.T) { leadsTheRamp(t, start) })
+	}
+}
+
+func leadsTheRamp(t *testing.T, start func(testing.TB, ...tsdbtest.Series) *tsdbtest.Server) {
 	// Half a minute past a step: the forecast must still reach the lead
 	// time (it once stopped a step short and fell back).
 	now := time.Date(2026, 3, 16, 8, 57, 30, 0, time.UTC)
-	pr, _, c := newVMPredictor(t, now, Options{})
+	pr, _, c := newTSDBPredictor(t, start, now, Options{})
 	p := testPolicy(t, nil)
 	ctx := context.Background()
 
@@ -153,8 +170,17 @@ func TestPredictorLeadsTheRamp(t *testing.T) {
 // When the datasource goes away, the last values are served for
 // maxStaleness, then ErrStale; when it comes back, predictions resume.
 func TestPredictorStaleness(t *testing.T) {
+	for name, start := range map[string]func(testing.TB, ...tsdbtest.Series) *tsdbtest.Server{
+		"VictoriaMetrics": tsdbtest.StartVictoriaMetrics,
+		"Prometheus":      tsdbtest.StartPrometheus,
+	} {
+		t.Run(name, func(t *testing.T) { staleness(t, start) })
+	}
+}
+
+func staleness(t *testing.T, start func(testing.TB, ...tsdbtest.Series) *tsdbtest.Server) {
 	now := time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC)
-	pr, vm, c := newVMPredictor(t, now, Options{QueryTimeout: time.Second})
+	pr, vm, c := newTSDBPredictor(t, start, now, Options{QueryTimeout: time.Second})
 	p := testPolicy(t, nil)
 	ctx := context.Background()
 	if _, err := pr.Predict(ctx, ref, p); err != nil {

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -304,5 +306,50 @@ func TestExplain(t *testing.T) {
 	}
 	if _, err := srv.Forecasts().Explain(ctx, &foresightv1.ExplainRequest{Name: "x", Metadata: map[string]string{"query": "q"}}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("no targetPerReplica: %v, want InvalidArgument", err)
+	}
+}
+
+// The metrics say what was served and why, and which model did it.
+func TestMetrics(t *testing.T) {
+	now := time.Date(2026, 3, 16, 8, 57, 30, 0, time.UTC)
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	pr, _, _ := newVMPredictor(t, now, Options{Observer: m})
+	p := testPolicy(t, nil)
+	waitFor(t, "a model", func() bool {
+		pred, err := pr.Predict(context.Background(), ref, p)
+		return err == nil && pred.Model != ""
+	})
+	for _, tc := range []struct {
+		metric string
+		labels []string
+		check  func(float64) bool
+	}{
+		{"foresight_scaler_load", []string{"shop", "api", "served"}, func(v float64) bool { return v > 100 }},
+		{"foresight_scaler_load", []string{"shop", "api", "reactive"}, func(v float64) bool { return v > 90 && v < 110 }},
+		{"foresight_scaler_replicas", []string{"shop", "api", "served"}, func(v float64) bool { return v >= 3 }},
+		{"foresight_scaler_model_parameter", []string{"shop", "api", "alpha"}, func(v float64) bool { return v > 0 && v < 1 }},
+		{"foresight_scaler_season_period_seconds", []string{"shop", "api", "1"}, func(v float64) bool { return v == 86400 }},
+	} {
+		var g prometheus.Collector
+		switch tc.metric {
+		case "foresight_scaler_load":
+			g = m.load.WithLabelValues(tc.labels...)
+		case "foresight_scaler_replicas":
+			g = m.replicas.WithLabelValues(tc.labels...)
+		case "foresight_scaler_model_parameter":
+			g = m.params.WithLabelValues(tc.labels...)
+		default:
+			g = m.season.WithLabelValues(tc.labels...)
+		}
+		if v := testutil.ToFloat64(g); !tc.check(v) {
+			t.Errorf("%s%v = %g", tc.metric, tc.labels, v)
+		}
+	}
+	if n := testutil.ToFloat64(m.decisions.WithLabelValues("forecast", "predictive")); n < 1 {
+		t.Errorf("decisions{reason=forecast} = %g", n)
+	}
+	if n := testutil.ToFloat64(m.fits.WithLabelValues("ok")); n != 1 {
+		t.Errorf("fits{ok} = %g, want 1", n)
 	}
 }

@@ -104,7 +104,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	srv := scaler.NewServer(pred, logger)
 	srv.StreamInterval = o.streamInterval
 
-	var gopts []grpc.ServerOption
+	gopts := []grpc.ServerOption{grpc.UnaryInterceptor(metrics.UnaryInterceptor())}
 	if creds != nil {
 		gopts = append(gopts, grpc.Creds(creds))
 	}

@@ -72,8 +72,14 @@ func TestServeDemo(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), `foresight_scaler_load{kind="served",namespace="demo",scaledobject="api"}`) {
-		t.Errorf("/metrics lacks the served load:\n%s", body)
+	for _, want := range []string{
+		`foresight_scaler_load{kind="served",namespace="demo",scaledobject="api"}`,
+		`foresight_scaler_requests_total{code="OK",method="GetMetrics"}`,
+		`foresight_scaler_request_duration_seconds_bucket{method="GetMetrics"`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
 	}
 
 	var out bytes.Buffer
