@@ -29,6 +29,9 @@ type FitOptions struct {
 	scoreFrom int
 	// maxAlpha, if positive, bounds α from above.
 	maxAlpha float64
+	// warm, if set, are the parameters of the previous fit of the same
+	// model, which replace the coarse search (Refit).
+	warm *Params
 	// initWindow, if positive, limits the least-squares estimate of the
 	// initial state to the first initWindow values, so that the scored
 	// forecasts come from a state that has not seen them.
@@ -127,7 +130,13 @@ func Fit(s Series, spec Spec, opts FitOptions) (*Model, error) {
 			// state by least squares for them (refine.go); the parameters
 			// for that state, finely; the state once more.
 			var evals int
-			params, evals, _ = p.minimise(st0, y, maxEvals, nil, coarseSearch)
+			if opts.warm != nil && len(opts.warm.Gamma) == len(params.Gamma) {
+				// A refit: the previous parameters stand in for the coarse
+				// search.
+				params = *opts.warm
+			} else {
+				params, evals, _ = p.minimise(st0, y, maxEvals, nil, coarseSearch)
+			}
 			c, _ := newCoef(spec, params)
 			st0, _ = refineState(&c, st0, window, cgIterations)
 			params, m.Fit.Evals, m.Fit.Converged = p.minimise(st0, y, maxEvals, &params, fineSearch)
