@@ -73,9 +73,6 @@ var accuracyShortfalls = map[string]struct{ naive, statsmodels string }{
 // Holt-Winters by 10% and the better of the two naive forecasts, on the
 // seasonal traces.
 func TestAccuracyAgainstStatsmodels(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fits 72 models: run without -short")
-	}
 	sm := loadStatsmodels(t)
 	t.Logf("%-30s %9s %11s %10s %14s  (MASE; statsmodels %s)", "trace", "Foresight", "statsmodels", "last value", "seasonal naive", sm.Version)
 	for _, name := range append(slices.Clone(seasonalTraces), otherTraces...) {
@@ -130,9 +127,6 @@ var allDayShortfalls = map[string]string{
 // TestAccuracyAllDay runs the protocol from origins every 4 hours rather
 // than at midnight only: 36 origins per trace, all times of day.
 func TestAccuracyAllDay(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fits 288 models: run without -short")
-	}
 	p := DefaultProtocol
 	p.Origins, p.Every = 36, 4*time.Hour
 	for _, name := range seasonalTraces {
@@ -155,9 +149,6 @@ func TestAccuracyAllDay(t *testing.T) {
 // of the accuracy report: a week of one-minute data with a daily season,
 // the model statsmodels fitted: our SSE at most 1% above its SSE.
 func TestFitAgainstStatsmodelsWeek(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow: run without -short")
-	}
 	sm := loadStatsmodels(t)
 	spec := forecast.Spec{Trend: forecast.TrendDamped, Seasonality: forecast.SeasonAdditive, Periods: []int{1440}}
 	for _, name := range append(slices.Clone(seasonalTraces), otherTraces...) {
@@ -207,9 +198,6 @@ var scalingShortfalls = map[string]struct {
 // at most 5 percentage points more replica-minutes than the same policy fed
 // by the actual future.
 func TestScalingOutcome(t *testing.T) {
-	if testing.Short() {
-		t.Skip("replays eight traces: run without -short")
-	}
 	t.Logf("%-30s %8s %10s %9s %9s %12s", "trace", "removed", "Foresight", "perfect", "extra pp", "w/o labels")
 	for _, name := range seasonalTraces {
 		s := loadTrace(t, name)

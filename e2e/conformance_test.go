@@ -6,14 +6,7 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"testing"
 	"time"
@@ -26,6 +19,7 @@ import (
 	v2 "k8s.io/api/autoscaling/v2"
 
 	"github.com/foresight-aiops/foresight/internal/demo"
+	"github.com/foresight-aiops/foresight/internal/testcerts"
 	"github.com/foresight-aiops/foresight/scaler"
 )
 
@@ -143,24 +137,16 @@ func TestKEDAClientPlaintext(t *testing.T) {
 }
 
 func TestKEDAClientMutualTLS(t *testing.T) {
-	ca, caKey := newCA(t)
-	serverCert, _ := issue(t, ca, caKey, "127.0.0.1")
-	clientCert, clientKey := issue(t, ca, caKey, "keda")
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	cert, err := tls.X509KeyPair(serverCert.pem, serverCert.key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := testcerts.NewCA(t)
+	server, client := ca.Issue(t, "127.0.0.1"), ca.Issue(t, "keda")
 	addr := startForesight(t, &tls.Config{
-		Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
+		Certificates: []tls.Certificate{server.TLS}, ClientCAs: ca.Pool(), ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
 	})
-	caPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}))
 	// TriggerAuthentication's caCert, tlsClientCert and tlsClientKey.
-	conformance(t, addr, map[string]string{"caCert": caPEM, "tlsClientCert": string(clientCert.pem), "tlsClientKey": string(clientKey)})
+	conformance(t, addr, map[string]string{"caCert": string(ca.PEM), "tlsClientCert": string(client.CertPEM), "tlsClientKey": string(client.KeyPEM)})
 
 	t.Run("without a client certificate", func(t *testing.T) {
-		s, err := scalers.NewExternalScaler(config("nocert", addr, map[string]string{"enableTLS": "true"}, map[string]string{"caCert": caPEM}))
+		s, err := scalers.NewExternalScaler(config("nocert", addr, map[string]string{"enableTLS": "true"}, map[string]string{"caCert": string(ca.PEM)}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,58 +155,4 @@ func TestKEDAClientMutualTLS(t *testing.T) {
 			t.Error("the server accepted a client without a certificate")
 		}
 	})
-}
-
-type pemPair struct{ pem, key []byte }
-
-func newCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ca, key
-}
-
-// issue returns a certificate for host signed by the CA, and its key, in PEM.
-func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, host string) (pemPair, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: host},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	} else {
-		tmpl.DNSNames = []string{host}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	return pemPair{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM}, keyPEM
 }

@@ -1,14 +1,9 @@
 package promsource
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +13,7 @@ import (
 	"time"
 
 	"github.com/foresight-aiops/foresight/forecast"
+	"github.com/foresight-aiops/foresight/internal/testcerts"
 	"github.com/foresight-aiops/foresight/internal/tsdbtest"
 )
 
@@ -150,42 +146,13 @@ func TestTLS(t *testing.T) {
 	}
 }
 
-// clientCertificate writes a self-signed client certificate and its key to
-// dir, and returns their files and a pool that trusts the certificate.
+// clientCertificate writes a client certificate and its key to dir, and
+// returns their files and a pool that trusts their CA.
 func clientCertificate(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "foresight"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
-	writePEM(t, certFile, "CERTIFICATE", der)
-	writePEM(t, keyFile, "PRIVATE KEY", keyDER)
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
+	ca := testcerts.NewCA(t)
+	certFile, keyFile = ca.Issue(t, "foresight").WriteFiles(t, dir, "client")
+	return certFile, keyFile, ca.Pool()
 }
 
 func writePEM(t *testing.T, path, typ string, der []byte) {

@@ -2,18 +2,9 @@ package scaler
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"math"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/foresight-aiops/foresight/internal/testcerts"
 	foresightv1 "github.com/foresight-aiops/foresight/proto/foresight/v1"
 )
 
@@ -172,96 +164,29 @@ func TestServerInvalidArgument(t *testing.T) {
 // With the server's client CA set, KEDA's tlsClientCert is required.
 func TestServerMutualTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca, caKey := newCA(t)
-	writePEM(t, filepath.Join(dir, "ca.crt"), "CERTIFICATE", ca.Raw)
-	serverCert := issue(t, ca, caKey, "127.0.0.1", dir, "server")
-	clientCert := issue(t, ca, caKey, "keda", dir, "client")
-	_ = serverCert
+	ca := testcerts.NewCA(t)
+	caFile := ca.WriteFile(t, dir)
+	serverCert, serverKey := ca.Issue(t, "127.0.0.1").WriteFiles(t, dir, "server")
+	client := ca.Issue(t, "keda")
 
-	serverTLS, err := ServerTLS(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"), filepath.Join(dir, "ca.crt"))
+	serverTLS, err := ServerTLS(serverCert, serverKey, caFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
 	now := time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC)
 	pr, _, _ := newVMPredictor(t, now, Options{})
 	ctx := context.Background()
 
-	withCert := serve(t, pr, serverTLS, credentials.NewTLS(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientCert}, MinVersion: tls.VersionTLS12}))
+	withCert := serve(t, pr, serverTLS, credentials.NewTLS(&tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{client.TLS}, MinVersion: tls.VersionTLS12}))
 	if _, err := withCert.GetMetricSpec(ctx, scaledObject(nil)); err != nil {
 		t.Errorf("with a client certificate: %v", err)
 	}
-	without := serve(t, pr, serverTLS, credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
+	without := serve(t, pr, serverTLS, credentials.NewTLS(&tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}))
 	if _, err := without.GetMetricSpec(ctx, scaledObject(nil)); status.Code(err) != codes.Unavailable {
 		t.Errorf("without a client certificate: %v, want the handshake refused", err)
 	}
-	if _, err := ServerTLS(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"), filepath.Join(dir, "server.key")); err == nil {
+	if _, err := ServerTLS(serverCert, serverKey, serverKey); err == nil {
 		t.Error("a key as the client CA: no error")
-	}
-}
-
-func newCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
-
-// issue writes NAME.crt and NAME.key for host, signed by the CA.
-func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, host, dir, name string) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: host},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	} else {
-		tmpl.DNSNames = []string{host}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, filepath.Join(dir, name+".crt"), "CERTIFICATE", der)
-	writePEM(t, filepath.Join(dir, name+".key"), "EC PRIVATE KEY", keyDER)
-	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
-func writePEM(t *testing.T, path, kind string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
 	}
 }
 
