@@ -264,3 +264,32 @@ func TestPredictorBadSources(t *testing.T) {
 		t.Errorf("bad query: %v", err)
 	}
 }
+
+// Every replica behind a Service answers alike: the state derives from the
+// TSDB alone, so two predictors on one datasource and one clock agree to
+// the last bit (KEDA round-robins a poll's calls across replicas).
+func TestReplicasAgree(t *testing.T) {
+	now := time.Date(2026, 3, 16, 8, 57, 30, 0, time.UTC)
+	a, vm, c := newVMPredictor(t, now, Options{})
+	set, err := promsource.NewSet(promsource.SingleConfig(vm.URL), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewPredictor(promSet{set}, Options{Now: c.Now})
+	p := testPolicy(t, map[string]string{"excludeAnomalies": "true"})
+	ctx := context.Background()
+	for _, pr := range []*Predictor{a, b} {
+		if _, err := pr.Predict(ctx, ref, p); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "a model", func() bool {
+			pred, err := pr.Predict(ctx, ref, p)
+			return err == nil && pred.Model != ""
+		})
+	}
+	pa, _ := a.Predict(ctx, ref, p)
+	pb, _ := b.Predict(ctx, ref, p)
+	if pa.Served != pb.Served || pa.Model != pb.Model || pa.Params.Alpha != pb.Params.Alpha || pa.Replicas != pb.Replicas {
+		t.Errorf("replica A serves %v (%s %v), replica B %v (%s %v)", pa.Served, pa.Model, pa.Params, pb.Served, pb.Model, pb.Params)
+	}
+}
