@@ -28,7 +28,7 @@ type Metrics struct {
 	latency   *prometheus.HistogramVec
 	fits      *prometheus.CounterVec
 	fitTime   prometheus.Histogram
-	excluded  prometheus.Histogram
+	excluded  *prometheus.GaugeVec
 
 	lastModel sync.Map // Ref → model string, to retire old model_info series
 }
@@ -50,8 +50,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, append(objects, "kind")),
 		decisions: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_scaler_decisions_total",
-			Help: "Decisions by what decided them: forecast, reactive, peak_cap, max_replicas, min_replicas, or a fallback_* reason (the forecast was not used).",
-		}, []string{"reason", "mode"}),
+			Help: "Decisions per ScaledObject by what decided them: forecast, reactive, peak_cap, max_replicas, min_replicas, or a fallback_* reason (the forecast was not used).",
+		}, append(objects, "reason", "mode")),
 		stale: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_scaler_stale_answers_total",
 			Help: "Answers given from the last values while the datasource was unreachable.",
@@ -86,11 +86,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to read a model's history and fit it.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
 		}),
-		excluded: f.NewHistogram(prometheus.HistogramOpts{
-			Name:    "foresight_scaler_excluded_points",
-			Help:    "History points left out of each fit (outage windows and excludeQuery).",
-			Buckets: []float64{0, 1, 10, 60, 300, 1440, 10080},
-		}),
+		excluded: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foresight_scaler_excluded_points",
+			Help: "History points the latest fit of each ScaledObject's model left out: excludeWindows, excludeQuery and, with excludeAnomalies, the anomalies found.",
+		}, objects),
 	}
 }
 
@@ -101,7 +100,8 @@ func (m *Metrics) Predicted(ref Ref, p Prediction) {
 	m.load.WithLabelValues(ref.Namespace, ref.Name, "served").Set(p.Served)
 	m.replicas.WithLabelValues(ref.Namespace, ref.Name, "predicted").Set(float64(p.Decision.Replicas))
 	m.replicas.WithLabelValues(ref.Namespace, ref.Name, "served").Set(float64(p.Replicas))
-	m.decisions.WithLabelValues(string(p.Decision.Reason), string(p.Mode)).Inc()
+	m.decisions.WithLabelValues(ref.Namespace, ref.Name, string(p.Decision.Reason), string(p.Mode)).Inc()
+	m.excluded.WithLabelValues(ref.Namespace, ref.Name).Set(float64(p.Excluded))
 	if p.Stale {
 		m.stale.WithLabelValues(p.Datasource).Inc()
 	}
@@ -155,14 +155,11 @@ func (m *Metrics) UnaryInterceptor() grpc.UnaryServerInterceptor {
 }
 
 // Fitted records one fit.
-func (m *Metrics) Fitted(_ Policy, _ *forecast.Model, _ *forecast.Selection, took time.Duration, excluded int, err error) {
+func (m *Metrics) Fitted(_ Policy, _ *forecast.Model, _ *forecast.Selection, took time.Duration, _ int, err error) {
 	result := "ok"
 	if err != nil {
 		result = "error"
 	}
 	m.fits.WithLabelValues(result).Inc()
 	m.fitTime.Observe(took.Seconds())
-	if err == nil {
-		m.excluded.Observe(float64(excluded))
-	}
 }

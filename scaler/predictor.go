@@ -103,6 +103,9 @@ type Prediction struct {
 	Stale      bool
 	Datasource string
 	Mode       Mode
+	// Excluded counts the history points the latest fit left out
+	// (outage windows, excludeQuery and detected anomalies).
+	Excluded int
 }
 
 // Predictor keeps one fitted model per model key, refreshes it from its
@@ -222,7 +225,7 @@ func (pr *Predictor) entry(p Policy, now time.Time) *entry {
 func (pr *Predictor) answer(e *entry, p Policy, now time.Time) (Prediction, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	pred := Prediction{Mode: p.Mode, Datasource: p.Datasource, Reactive: e.reactive, ReactiveAt: e.reactiveAt}
+	pred := Prediction{Mode: p.Mode, Datasource: p.Datasource, Reactive: e.reactive, ReactiveAt: e.reactiveAt, Excluded: e.excluded}
 	stale := e.readErr != nil && !e.dataAt.IsZero()
 	if stale && now.Sub(e.dataAt) > p.MaxStaleness {
 		return pred, fmt.Errorf("%w: datasource %q unreachable since %s, longer than maxStaleness %s: %w",

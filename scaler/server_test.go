@@ -271,8 +271,11 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s%v = %g", tc.metric, tc.labels, v)
 		}
 	}
-	if n := testutil.ToFloat64(m.decisions.WithLabelValues("forecast", "predictive")); n < 1 {
+	if n := testutil.ToFloat64(m.decisions.WithLabelValues("shop", "api", "forecast", "predictive")); n < 1 {
 		t.Errorf("decisions{reason=forecast} = %g", n)
+	}
+	if n := testutil.ToFloat64(m.excluded.WithLabelValues("shop", "api")); n != 0 {
+		t.Errorf("excluded_points = %g, want 0 (nothing excluded)", n)
 	}
 	if n := testutil.ToFloat64(m.fits.WithLabelValues("ok")); n != 1 {
 		t.Errorf("fits{ok} = %g, want 1", n)
