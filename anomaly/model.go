@@ -245,3 +245,28 @@ func (s *Stream) observe(y float64) Estimate {
 	s.next = s.next.Add(s.step)
 	return e
 }
+
+// ScoreSamples scores samples (in time order) causally through the
+// detector c describes, as a Stream fitted every fitEvery on the last
+// fitWindow of history (0: one day, one week). The step is the samples'
+// median spacing.
+func ScoreSamples(c ModelConfig, samples []forecast.Sample, fitEvery, fitWindow time.Duration) ([]Estimate, error) {
+	if len(samples) == 0 {
+		return nil, nil
+	}
+	_, rep, err := forecast.Align(samples, 0)
+	if err != nil {
+		return nil, fmt.Errorf("find the step of the series: %w", err)
+	}
+	det, err := c.New(rep.Step)
+	if err != nil {
+		return nil, err
+	}
+	so := StreamOptions{FitEvery: int(fitEvery / rep.Step), FitWindow: int(fitWindow / rep.Step)}
+	s := NewStream(det, rep.Step, so)
+	out := make([]Estimate, len(samples))
+	for i, x := range samples {
+		out[i] = s.Next(x.T, x.V)
+	}
+	return out, nil
+}

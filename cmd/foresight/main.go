@@ -27,6 +27,9 @@ Commands:
              policy compares with a reactive HPA and with perfect foresight
   forecast   fit Holt-Winters to a CSV of timestamp,value and forecast ahead
   loadtest   poll a scaler as KEDA does and measure its throughput and latency
+  anomaly    score a series for anomalies (vmanomaly's score), or evaluate
+             detectors on labelled series with the NAB method
+  rules      generate Prometheus z-score rules with absolute floors
   version    print the version
 
 Run 'foresight <command> --help' for a command's flags and examples.
@@ -60,6 +63,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runLoadtest(ctx, rest, stdout, logger)
 	case "explain":
 		err = runExplain(ctx, rest, stdout)
+	case "anomaly":
+		err = runAnomaly(ctx, rest, stdin, stdout, logger)
+	case "rules":
+		err = runRules(ctx, rest, stdin, stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "foresight", version())
 	case "help", "-h", "-help", "--help":
