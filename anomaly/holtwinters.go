@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/stat/distuv"
+
 	"github.com/foresight-aiops/foresight/forecast"
 )
 
@@ -51,21 +53,34 @@ func (c HoltWintersConfig) withDefaults() HoltWintersConfig {
 
 // HoltWinters scores each value against the one-step forecast of a
 // Holt-Winters model fitted by package forecast (FitAuto chooses the
-// season and the model family, Refit refits it), with the model's
-// empirical prediction band (forecast.Model.Predict):
+// season and the model family on its multi-step error, Refit refits it),
+// with a band whose width follows the current noise:
 //
-//	yhat = ŷ_{t|t−1},  band = [Q_{1−q}(ŷ_{t|t−1}), Q_q(ŷ_{t|t−1})]
+//	yhat = ŷ_{t|t−1},  band = yhat ± Φ⁻¹(q)·σ_{t−1}
 //
-// The quantiles are those of the model's own in-sample one-step errors,
-// so the band follows skew and heavy tails and, for a multiplicative
-// season, grows with the load. Between fits the model advances with each
-// value (Model.Observe) without refitting; a value scoring above
-// RejectAbove is observed as missing instead, as in robust Holt-Winters
-// (Gelper, Fried & Croux 2010, "Robust forecasting with exponential and
-// Holt-Winters smoothing", J. Forecasting 29(3)), with hard rejection in
-// place of their Huber cleaning.
+// where σ_t is the recursive robust τ-scale of the one-step errors
+// e_t = y_t − ŷ_{t|t−1} of Gelper, Fried & Croux (2010, "Robust
+// forecasting with exponential and Holt-Winters smoothing", J.
+// Forecasting 29(3), eq. 9):
+//
+//	σ²_t = λ·ρ(e_t/σ_{t−1})·σ²_{t−1} + (1 − λ)·σ²_{t−1},
+//
+// with the bounded biweight ρ(x) = c·(1 − (1 − (x/2)²)³) for |x| ≤ 2 and c
+// beyond (c = 2.52, consistent at the normal) and λ = 0.1, so that the band
+// is narrow at night and wide at the day's peak, and one outlier widens it
+// by at most 15%. σ starts, at each fit, from the interquartile range of
+// the model's own in-sample one-step errors (forecast.Model.Predict),
+// σ₀ = (Q_{0.75} − Q_{0.25})/1.349.
+//
+// Between fits the model advances with each value (Model.Observe) without
+// refitting; a value scoring above RejectAbove is observed as missing
+// instead, and leaves σ as it was: robust Holt-Winters with hard rejection
+// in place of Gelper et al.'s Huber cleaning, so that an outage or a flash
+// crowd does not drag the prediction and the band after it.
 type HoltWinters struct {
 	cfg   HoltWintersConfig
+	z     float64 // Φ⁻¹(Quantile)
+	sigma float64
 	model *forecast.Model
 	sel   *forecast.Selection
 	fits  int
@@ -88,13 +103,13 @@ func NewHoltWinters(cfg HoltWintersConfig) (*HoltWinters, error) {
 	if !(cfg.RejectAbove >= 1) {
 		return nil, fmt.Errorf("%w: reject_above %g must be at least 1 (the band's edge)", ErrBadOption, cfg.RejectAbove)
 	}
-	return &HoltWinters{cfg: cfg}, nil
+	return &HoltWinters{cfg: cfg, z: distuv.UnitNormal.Quantile(cfg.Quantile)}, nil
 }
 
 // Fit fits the model to the history, a full selection every
 // ReselectEvery fits and a refit of the selected family otherwise.
 func (h *HoltWinters) Fit(history forecast.Series) error {
-	opts := forecast.AutoOptions{Periods: h.cfg.Periods, NoSeason: h.cfg.NoSeason, Horizon: 1, ExcludeAnomalies: true}
+	opts := forecast.AutoOptions{Periods: h.cfg.Periods, NoSeason: h.cfg.NoSeason, ExcludeAnomalies: true}
 	var (
 		m   *forecast.Model
 		err error
@@ -115,7 +130,15 @@ func (h *HoltWinters) Fit(history forecast.Series) error {
 	if m == nil {
 		return errors.New("fit Holt-Winters: no model")
 	}
+	f, err := m.Predict(1, 0.75)
+	if err != nil {
+		return fmt.Errorf("fit Holt-Winters: the band of the fitted model: %w", err)
+	}
 	h.model, h.run, h.following = m, 0, false
+	h.sigma = (f.Upper[0] - f.Lower[0]) / (2 * iqrToSigma)
+	if !(h.sigma > 0) || math.IsInf(h.sigma, 0) {
+		h.sigma = 0
+	}
 	h.fits++
 	return nil
 }
@@ -129,16 +152,20 @@ func (h *HoltWinters) Next(y float64) Estimate {
 	if h.model == nil {
 		return h.cfg.Score(y, math.NaN(), math.NaN(), math.NaN())
 	}
-	f, err := h.model.Predict(1, h.cfg.Quantile)
-	if err != nil { // the quantile was validated: not reached
+	// Predict allocates its three slices of one; forecast has no
+	// allocation-free one-step forecast yet.
+	f, err := h.model.Predict(1, 0.75)
+	if err != nil { // 0.75 is a valid quantile: not reached
 		return h.cfg.Score(y, math.NaN(), math.NaN(), math.NaN())
 	}
-	e := h.cfg.Score(y, f.Mean[0], f.Lower[0], f.Upper[0])
+	yhat := f.Mean[0]
+	half := h.z * h.sigma
+	e := h.cfg.Score(y, yhat, yhat-half, yhat+half)
 	// Rejection looks at deviations in both directions: an outage must not
 	// drag the model of a detector that only alerts on surges.
 	both := h.cfg.Options
 	both.Direction = Both
-	switch far := both.Score(y, f.Mean[0], f.Lower[0], f.Upper[0]).Score > h.cfg.RejectAbove; {
+	switch far := both.Score(y, yhat, yhat-half, yhat+half).Score > h.cfg.RejectAbove; {
 	case far && !h.following && h.run < h.cfg.MaxRun:
 		h.run++
 		h.model.Observe(math.NaN())
@@ -148,6 +175,33 @@ func (h *HoltWinters) Next(y float64) Estimate {
 	case !far:
 		h.run, h.following = 0, false
 	}
+	h.updateScale(y - yhat)
 	h.model.Observe(y)
 	return e
+}
+
+// Constants of the τ-scale recursion.
+const (
+	iqrToSigma  = 0.6744897501960817 // Φ⁻¹(0.75): the half-IQR of a unit normal
+	scaleLambda = 0.1
+	biweightK   = 2.0
+	biweightC   = 2.52
+)
+
+// updateScale advances σ with the one-step error e (Gelper et al. 2010).
+func (h *HoltWinters) updateScale(e float64) {
+	if !finite(e) {
+		return
+	}
+	if h.sigma == 0 {
+		h.sigma = math.Abs(e)
+		return
+	}
+	x := e / h.sigma
+	rho := biweightC
+	if math.Abs(x) <= biweightK {
+		u := 1 - (x/biweightK)*(x/biweightK)
+		rho = biweightC * (1 - u*u*u)
+	}
+	h.sigma *= math.Sqrt(scaleLambda*rho + 1 - scaleLambda)
 }
