@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -210,14 +211,15 @@ func runAnomalyScore(ctx context.Context, args []string, stdin io.Reader, stdout
 		fmt.Fprintln(w, "timestamp,value,anomaly_score,yhat,yhat_lower,yhat_upper")
 	}
 	num := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+	value := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for i, x := range data.Samples {
 		e := est[i]
 		ts := data.Style.Format(x.T)
 		if format == "nab" {
-			fmt.Fprintf(w, "%s,%s,%s\n", ts, num(x.V), num(anomaly.NAB(e.Score)))
+			fmt.Fprintf(w, "%s,%s,%s\n", ts, value(x.V), num(anomaly.NAB(e.Score)))
 			continue
 		}
-		fmt.Fprintf(w, "%s,%s,%s,%s,%s,%s\n", ts, num(x.V), num(e.Score), num(e.Yhat), num(e.Lower), num(e.Upper))
+		fmt.Fprintf(w, "%s,%s,%s,%s,%s,%s\n", ts, value(x.V), num(e.Score), num(e.Yhat), num(e.Lower), num(e.Upper))
 	}
 	return w.Flush()
 }
@@ -285,8 +287,12 @@ func runAnomalyEvaluate(ctx context.Context, args []string, stdout io.Writer, lo
 			r := nab.Score(files, p)
 			fmt.Fprintf(tw, "\t%.1f", r.Normalized)
 			if verbose {
-				fmt.Fprintf(&details, "%s %s: threshold %.4g (score %.4g), raw %.3f, windows found %d missed %d, false positives %d\n",
-					c.Class, p.Name, r.Threshold, r.Threshold/(1-r.Threshold), r.Raw, r.TP, r.FN, r.FP)
+				th := "none (flagging nothing scores best)"
+				if !math.IsInf(r.Threshold, 1) {
+					th = fmt.Sprintf("%.4g (anomaly_score %.4g)", r.Threshold, r.Threshold/(1-r.Threshold))
+				}
+				fmt.Fprintf(&details, "%s %s: threshold %s, raw %.3f, windows found %d missed %d, false positives %d\n",
+					c.Class, p.Name, th, r.Raw, r.TP, r.FN, r.FP)
 				for _, fr := range r.Files {
 					fmt.Fprintf(&details, "  %s: raw %.3f, found %d missed %d, false positives %d\n", fr.Name, fr.Raw, fr.TP, fr.FN, fr.FP)
 				}
