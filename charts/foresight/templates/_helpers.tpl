@@ -1,0 +1,105 @@
+{{/* The chart's name, or nameOverride. */}}
+{{- define "foresight.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The full name of the release's objects: fullnameOverride, else the release name if it already
+contains the chart's name (so that "helm install foresight" gives Service foresight), else
+RELEASE-foresight. Truncated to 57 characters so that the "-http" suffix still fits a DNS label.
+*/}}
+{{- define "foresight.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 57 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 57 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 57 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "foresight.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "foresight.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "foresight.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "foresight.labels" -}}
+helm.sh/chart: {{ include "foresight.chart" . }}
+{{ include "foresight.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: scaler
+app.kubernetes.io/part-of: foresight
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "foresight.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "foresight.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "foresight.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* Where the pieces are mounted; the flags below name these paths. */}}
+{{- define "foresight.configDir" -}}/etc/foresight/config{{- end }}
+{{- define "foresight.secretsDir" -}}/etc/foresight/secrets{{- end }}
+{{- define "foresight.tlsDir" -}}/etc/foresight/tls{{- end }}
+{{- define "foresight.clientCADir" -}}/etc/foresight/client-ca{{- end }}
+
+{{/*
+foresight.validate refuses values that would give a pod that cannot start or cannot answer, with
+the fix in the message: a datasource must be chosen, and every file a datasource names must come
+from a Secret in datasourceSecrets.
+*/}}
+{{- define "foresight.validate" -}}
+{{- $modes := 0 }}
+{{- if .Values.prometheusUrl }}{{ $modes = add1 $modes }}{{ end }}
+{{- if .Values.datasources }}{{ $modes = add1 $modes }}{{ end }}
+{{- if .Values.demo }}{{ $modes = add1 $modes }}{{ end }}
+{{- if eq $modes 0 }}
+{{- fail "foresight: choose a datasource: --set prometheusUrl=http://prometheus.monitoring:9090, or list datasources in your values, or --set demo=true to try the chart on an embedded trace" }}
+{{- end }}
+{{- if gt $modes 1 }}
+{{- fail "foresight: set only one of prometheusUrl, datasources and demo" }}
+{{- end }}
+{{- $secretsDir := include "foresight.secretsDir" . }}
+{{- range $i, $d := .Values.datasources }}
+{{- $files := dict "bearer_token_file" $d.bearer_token_file }}
+{{- with $d.basic_auth }}{{ $_ := set $files "basic_auth.password_file" .password_file }}{{ end }}
+{{- with $d.tls_config }}
+{{- $_ := set $files "tls_config.ca_file" .ca_file }}
+{{- $_ := set $files "tls_config.cert_file" .cert_file }}
+{{- $_ := set $files "tls_config.key_file" .key_file }}
+{{- end }}
+{{- range $key, $path := $files }}
+{{- if $path }}
+{{- $parts := regexFind (printf "^%s/[^/]+/[^/]+$" $secretsDir) $path }}
+{{- $secret := "" }}
+{{- if $parts }}{{ $secret = index (splitList "/" $path) 4 }}{{ end }}
+{{- if not (and $parts (has $secret $.Values.datasourceSecrets)) }}
+{{- fail (printf "foresight: datasources[%d] (%s) %s is %q: a file must be a key of a Secret listed in datasourceSecrets, written %s/SECRET/KEY" $i $d.name $key $path $secretsDir) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and .Values.datasourceSecrets (not .Values.datasources) }}
+{{- fail "foresight: datasourceSecrets is set but datasources is empty: the Secrets are mounted only for the files that datasources name" }}
+{{- end }}
+{{- if and .Values.tls.enabled (not .Values.tls.secretName) }}
+{{- fail "foresight: tls.enabled needs tls.secretName, a kubernetes.io/tls Secret with tls.crt and tls.key" }}
+{{- end }}
+{{- if and .Values.tls.clientCA.secretName (not .Values.tls.enabled) }}
+{{- fail "foresight: tls.clientCA (mutual TLS) needs tls.enabled=true and tls.secretName" }}
+{{- end }}
+{{- end }}
