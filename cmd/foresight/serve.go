@@ -21,6 +21,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/foresight-aiops/foresight/anomaly"
 	"github.com/foresight-aiops/foresight/internal/demo"
 	"github.com/foresight-aiops/foresight/promsource"
 	foresightv1 "github.com/foresight-aiops/foresight/proto/foresight/v1"
@@ -50,6 +51,10 @@ A ScaledObject trigger:
 
 HTTP endpoints: /metrics, /healthz, /readyz, and /debug/pprof with --pprof.
 
+With --anomaly-config the same process scores queries for anomalies on a
+schedule and publishes anomaly_score, y, yhat, yhat_lower and yhat_upper
+on /metrics (see docs/anomaly.md).
+
 Examples:
   foresight serve --demo
   foresight serve --prometheus-url http://prometheus.monitoring:9090
@@ -61,6 +66,7 @@ type serveOptions struct {
 	config, prometheusURL  string
 	demo, pprof            bool
 	tlsCert, tlsKey, tlsCA string
+	anomalyConfig          string
 	refit, reselect        time.Duration
 	streamInterval, idle   time.Duration
 	workers                int
@@ -83,6 +89,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	fs.Var((*durationFlag)(&o.idle), "idle-after", "drop a model no request has asked for in this long (default 3 x --refit)")
 	fs.Var((*durationFlag)(&o.streamInterval), "stream-interval", "how often StreamIsActive re-evaluates")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve /debug/pprof on the HTTP port")
+	fs.StringVar(&o.anomalyConfig, "anomaly-config", "", "YAML `file` of anomaly detection queries, models and schedule (see docs/anomaly.md)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -102,6 +109,12 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		Workers: o.workers, RefitEvery: o.refit, ReselectEvery: o.reselect, IdleAfter: o.idle, Logger: logger, Observer: metrics,
 	})
 	srv := scaler.NewServer(pred, logger)
+	var detector *anomaly.Service
+	if o.anomalyConfig != "" {
+		if detector, err = newAnomalyService(o.anomalyConfig, sources, reg, logger); err != nil {
+			return err
+		}
+	}
 	srv.StreamInterval = o.streamInterval
 
 	gopts := []grpc.ServerOption{grpc.UnaryInterceptor(metrics.UnaryInterceptor())}
@@ -141,6 +154,9 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	errc := make(chan error, 2)
 	go func() { errc <- gs.Serve(glis) }()
 	go func() { errc <- hsrv.Serve(hlis) }()
+	if detector != nil {
+		go func() { _ = detector.Run(ctx) }()
+	}
 	logger.InfoContext(ctx, "serving", "grpc", glis.Addr().String(), "http", hlis.Addr().String(), "tls", creds != nil, "datasources", o.describeSources())
 
 	sweep := time.NewTicker(time.Minute)
@@ -209,6 +225,20 @@ func (o serveOptions) sources(logger *slog.Logger) (scaler.Sources, error) {
 		return nil, err
 	}
 	return promSources{set2}, nil
+}
+
+// newAnomalyService builds the anomaly detection service of a
+// configuration file over one of the datasources.
+func newAnomalyService(path string, sources scaler.Sources, reg prometheus.Registerer, logger *slog.Logger) (*anomaly.Service, error) {
+	cfg, err := anomaly.LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	src, err := sources.Source(cfg.Reader.Datasource)
+	if err != nil {
+		return nil, fmt.Errorf("anomaly configuration %s: reader.datasource: %w", path, err)
+	}
+	return anomaly.NewService(cfg, src, anomaly.ServiceOptions{Registerer: reg, Logger: logger.With("component", "anomaly")})
 }
 
 func (o serveOptions) describeSources() string {
