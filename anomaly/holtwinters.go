@@ -22,8 +22,10 @@ type HoltWintersConfig struct {
 	Periods  []int
 	NoSeason bool
 	// ReselectEvery is how many fits reuse the selected model family
-	// (forecast.Refit, a tenth of the cost) before the next full selection
-	// (forecast.FitAuto); 0 means 24 (daily, with hourly fits).
+	// (forecast.Refit, a twentieth of the cost) before the next full
+	// selection (forecast.FitAuto); 0 means 24 (daily, with hourly fits).
+	// A history twice as long as the last selection's is selected on again
+	// regardless.
 	ReselectEvery int
 	// RejectAbove is the score above which a value is kept out of the
 	// model's state (observed as missing), so that an outage or a flash
@@ -32,6 +34,10 @@ type HoltWintersConfig struct {
 	// change of level, not an anomaly: the model then follows it.
 	RejectAbove float64
 	MaxRun      int
+	// Horizon is the forecast horizon, in steps, FitAuto chooses the model
+	// family by; 0 means 1: the one-step forecast is what a value is
+	// scored against.
+	Horizon int
 	Options
 }
 
@@ -47,6 +53,9 @@ func (c HoltWintersConfig) withDefaults() HoltWintersConfig {
 	}
 	if c.MaxRun <= 0 {
 		c.MaxRun = 60
+	}
+	if c.Horizon <= 0 {
+		c.Horizon = 1
 	}
 	return c
 }
@@ -83,8 +92,10 @@ type HoltWinters struct {
 	sigma float64
 	model *forecast.Model
 	sel   *forecast.Selection
-	fits  int
-	run   int
+	fits  int // since the last selection
+	// selectedOn is the length of the history of the last selection.
+	selectedOn int
+	run        int
 	// following is set after MaxRun rejections in a row: the values are
 	// accepted until one is back within RejectAbove.
 	following bool
@@ -109,19 +120,28 @@ func NewHoltWinters(cfg HoltWintersConfig) (*HoltWinters, error) {
 // Fit fits the model to the history, a full selection every
 // ReselectEvery fits and a refit of the selected family otherwise.
 func (h *HoltWinters) Fit(history forecast.Series) error {
-	opts := forecast.AutoOptions{Periods: h.cfg.Periods, NoSeason: h.cfg.NoSeason, ExcludeAnomalies: true}
+	opts := forecast.AutoOptions{Periods: h.cfg.Periods, NoSeason: h.cfg.NoSeason, Horizon: h.cfg.Horizon, ExcludeAnomalies: true}
 	var (
 		m   *forecast.Model
 		err error
 	)
-	if h.sel != nil && h.fits%h.cfg.ReselectEvery != 0 {
-		m, err = forecast.Refit(history, h.sel, opts)
+	// Select again every ReselectEvery fits, and whenever the history has
+	// doubled since the last selection: a model family chosen on the first
+	// hours of a series knows nothing of its daily season.
+	reselect := h.sel == nil || h.fits%h.cfg.ReselectEvery == 0 || history.Len() >= 2*h.selectedOn
+	if !reselect {
+		// Between selections, refit without the anomaly exclusion's two
+		// extra fits: the selection's exclusion chose the model, and Next
+		// keeps new anomalies out of the state. This halves a refit's cost.
+		refit := opts
+		refit.ExcludeAnomalies = false
+		m, err = forecast.Refit(history, h.sel, refit)
 	}
-	if h.sel == nil || h.fits%h.cfg.ReselectEvery == 0 || err != nil {
+	if reselect || err != nil {
 		var sel *forecast.Selection
 		m, sel, err = forecast.FitAuto(history, opts)
 		if err == nil {
-			h.sel = sel
+			h.sel, h.selectedOn, h.fits = sel, history.Len(), 0
 		}
 	}
 	if err != nil {
