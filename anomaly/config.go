@@ -77,6 +77,9 @@ type WriterConfig struct {
 	Timeout Duration `yaml:"timeout"`
 }
 
+// maxFitPoints bounds the history one fit reads.
+const maxFitPoints = 500_000
+
 // DefaultDatasource is the datasource of an empty reader.datasource.
 const DefaultDatasource = "default"
 
@@ -178,6 +181,10 @@ func (c Config) Validate() error {
 	s := c.Schedule
 	if time.Duration(s.FitWindow) < 10*step {
 		bad("schedule.fit_window %s must hold at least 10 steps of %s", time.Duration(s.FitWindow), step)
+	}
+	if step > 0 && time.Duration(s.FitWindow)/step > maxFitPoints {
+		bad("schedule.fit_window %s is %d steps of %s: at most %d points per fit; use a longer reader.step or a shorter fit_window",
+			time.Duration(s.FitWindow), time.Duration(s.FitWindow)/step, step, maxFitPoints)
 	}
 	if s.FitEvery < 0 || s.InferEvery < 0 {
 		bad("schedule.fit_every and infer_every must be positive")

@@ -3,6 +3,7 @@ package anomaly
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -65,4 +66,25 @@ func TestLoadConfigMissingFile(t *testing.T) {
 	if _, err := LoadConfig("testdata/nope.yml"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
+}
+
+// FuzzParseConfig checks that no configuration crashes the parser, and
+// that one it accepts builds a service.
+func FuzzParseConfig(f *testing.F) {
+	good, err := os.ReadFile("testdata/service.good.yml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(good))
+	f.Add("reader: {queries: {a: up}}\nmodels: {z: {class: zscore, window: 1h}}\n")
+	f.Add("reader: {step: 0s, queries: {a: up}}\nmodels: {h: {class: holtwinters, season: '1d,1w'}}\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		c, err := ParseConfig([]byte(in))
+		if err != nil {
+			return
+		}
+		if _, err := NewService(c, nil, ServiceOptions{}); err != nil {
+			t.Fatalf("a valid configuration does not build a service: %v", err)
+		}
+	})
 }

@@ -18,6 +18,10 @@ const (
 	ClassRollingQuantile = "rolling_quantile"
 )
 
+// maxWindow bounds a rolling window, in steps: each series keeps its
+// window in memory.
+const maxWindow = 100_000
+
 // Classes lists the model classes.
 var Classes = []string{ClassHoltWinters, ClassZScore, ClassMAD, ClassRollingQuantile}
 
@@ -118,6 +122,9 @@ func (c ModelConfig) New(step time.Duration) (Detector, error) {
 			w := time.Duration(c.Window)
 			if w < 2*step || w%step != 0 {
 				return rc, fmt.Errorf("%w: window %s must be a whole number of steps (%s), at least two", ErrBadOption, forecast.FormatDuration(w), step)
+			}
+			if w/step > maxWindow {
+				return rc, fmt.Errorf("%w: window %s is %d steps of %s: at most %d", ErrBadOption, forecast.FormatDuration(w), w/step, step, maxWindow)
 			}
 			rc.Window = int(w / step)
 		}

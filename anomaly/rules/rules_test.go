@@ -164,3 +164,23 @@ func TestPromDuration(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadSpec checks that no spec crashes the reader or the generator.
+func FuzzReadSpec(f *testing.F) {
+	good, err := os.ReadFile("testdata/floors.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(good))
+	f.Add("baselines:\n  - {alert: A, record: a, expr: a, min_stddev: 1, window: 1d12h}\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		s, err := ReadSpec(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		if err := Generate(&buf, s, RuleFile); err != nil {
+			t.Fatalf("a valid spec does not generate: %v", err)
+		}
+	})
+}
