@@ -71,13 +71,16 @@ proto-check: proto
 
 ## bench: the performance targets (one core, as the targets are stated)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./forecast/ ./policy/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./forecast/ ./policy/ ./anomaly/
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME) ./csvseries/
 	$(GO) test -run '^$$' -fuzz FuzzDetectSeason -fuzztime $(FUZZTIME) ./forecast/
 	$(GO) test -run '^$$' -fuzz FuzzFit -fuzztime $(FUZZTIME) ./forecast/
+	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime $(FUZZTIME) ./anomaly/
+	$(GO) test -run '^$$' -fuzz FuzzReadLabels -fuzztime $(FUZZTIME) ./anomaly/nab/
+	$(GO) test -run '^$$' -fuzz FuzzReadSpec -fuzztime $(FUZZTIME) ./anomaly/rules/
 
 ## conformance: drive foresight's scaler with KEDA's own client (plaintext and mTLS); its own module in
 ## e2e/, since KEDA's client pulls in Kubernetes (about 7 minutes to build cold, seconds after)
