@@ -17,6 +17,11 @@ PROTOC_GEN_GO      ?= v1.36.12
 PROTOC_GEN_GO_GRPC ?= v1.5.1
 PROTOC_PLUGINS     := $(CACHE_DIR)/protoc-plugins-$(PROTOC_GEN_GO)-$(PROTOC_GEN_GO_GRPC)
 FUZZTIME      ?= 20s
+# The container image: `make image` tags it foresight:$(IMAGE_TAG).
+IMAGE_TAG     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+KIND_CLUSTER  ?= foresight-e2e
+KEDA_CHART_VERSION ?= 2.21.0
+KIND_KUBECONFIG    := $(CURDIR)/bin/kind-kubeconfig
 
 .PHONY: all build run test test-deps reference bench fuzz lint lint-fix unused accuracy conformance proto proto-check clean
 
@@ -107,6 +112,38 @@ unused:
 	$(GO) mod tidy
 	cd e2e && $(GO) mod tidy
 	git diff --exit-code -- go.mod go.sum e2e/go.mod e2e/go.sum
+
+## chart-test: render charts/foresight with Helm's Go SDK and check it (charts/ is its own module,
+## so that Helm's dependencies stay out of go.mod); runs the real binary with the chart's arguments
+chart-test:
+	cd charts && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## image: foresight's container image as bin/foresight-image.tar, an OCI image layout that docker load
+## and kind load also read, built without a container engine (image/: go-containerregistry)
+image:
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -buildvcs=auto -ldflags='-s -w' -o bin/foresight-static ./cmd/foresight
+	cd image && $(GO) run . --binary ../bin/foresight-static --ref foresight:$(IMAGE_TAG) --out ../bin/foresight-image.tar
+
+## image-test: build the image tarball, unpack it and run the binary found in it
+image-test:
+	cd image && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## e2e-kind: the e2e scenarios on a kind cluster, with KEDA and the chart installed by Helm; needs
+## Docker, kind, helm and kubectl (it cannot run on machines without a Docker engine)
+e2e-kind: image
+	kind get clusters | grep -qx $(KIND_CLUSTER) || kind create cluster --name $(KIND_CLUSTER) --wait 180s
+	kind get kubeconfig --name $(KIND_CLUSTER) > $(KIND_KUBECONFIG)
+	kind load image-archive bin/foresight-image.tar --name $(KIND_CLUSTER)
+	helm repo add kedacore https://kedacore.github.io/charts --force-update
+	helm upgrade --install keda kedacore/keda --version $(KEDA_CHART_VERSION) --namespace keda --create-namespace \
+	  --wait --timeout 5m --kubeconfig $(KIND_KUBECONFIG)
+	kubectl --kubeconfig $(KIND_KUBECONFIG) create namespace foresight --dry-run=client -o yaml | kubectl --kubeconfig $(KIND_KUBECONFIG) apply -f -
+	kubectl --kubeconfig $(KIND_KUBECONFIG) apply -f charts/kind/victoriametrics.yaml
+	helm upgrade --install foresight charts/foresight --namespace foresight -f charts/foresight/ci/kind-values.yaml \
+	  --set image.tag=$(IMAGE_TAG) --wait --timeout 5m --kubeconfig $(KIND_KUBECONFIG)
+	cd e2e && FORESIGHT_E2E_KUBECONFIG=$(KIND_KUBECONFIG) $(GO) test -count=1 -timeout 45m -v ./...
+
+.PHONY: chart-test image image-test e2e-kind
 
 clean:
 	rm -rf bin

@@ -95,7 +95,12 @@ func goodValues(t *testing.T) []string {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no testdata/good/*.yaml: %v", err)
 	}
-	return files
+	// The values make e2e-kind installs with (chart-testing's place).
+	ci, err := filepath.Glob(filepath.Join(Dir(), "ci", "*-values.yaml"))
+	if err != nil || len(ci) == 0 {
+		t.Fatalf("no foresight/ci/*-values.yaml: %v", err)
+	}
+	return append(files, ci...)
 }
 
 func container(t *testing.T, rel release) corev1.Container {
