@@ -1,7 +1,6 @@
 package anomaly
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -67,7 +66,7 @@ func BenchmarkScoreOnePoint(b *testing.B) {
 // the hourly refit of the selected model from its last parameters.
 func BenchmarkFitHoltWinters(b *testing.B) {
 	for _, mode := range []string{"select", "refit"} {
-		b.Run(fmt.Sprintf("week/%s", mode), func(b *testing.B) {
+		b.Run("week/"+mode, func(b *testing.B) {
 			hist := weekSeries(2)
 			h, err := NewHoltWinters(HoltWintersConfig{})
 			if err != nil {

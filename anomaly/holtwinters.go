@@ -105,7 +105,7 @@ type HoltWinters struct {
 // first Fit.
 func NewHoltWinters(cfg HoltWintersConfig) (*HoltWinters, error) {
 	cfg = cfg.withDefaults()
-	if err := cfg.Options.Validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if !(cfg.Quantile > 0.5 && cfg.Quantile < 1) {

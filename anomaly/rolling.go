@@ -188,7 +188,7 @@ func (c RollingConfig) withDefaults() RollingConfig {
 }
 
 func (c RollingConfig) validate() error {
-	if err := c.Options.Validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return err
 	}
 	if !(c.Threshold > 0) || math.IsInf(c.Threshold, 0) {

@@ -320,7 +320,7 @@ func loadCorpus(dir string, labels nab.Labels, kinds []string) ([]corpusFile, er
 		if err != nil {
 			return err
 		}
-		if d.IsDir() || !(strings.HasSuffix(path, ".csv") || strings.HasSuffix(path, ".csv.gz")) {
+		if d.IsDir() || (!strings.HasSuffix(path, ".csv") && !strings.HasSuffix(path, ".csv.gz")) {
 			return nil
 		}
 		rel, err := filepath.Rel(dir, path)
