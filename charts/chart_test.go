@@ -454,3 +454,66 @@ func TestExamples(t *testing.T) {
 		})
 	}
 }
+
+// TestValuesDocumented: every value of values.yaml is in the schema (so a
+// typo of it is refused) and in the chart README's table.
+func TestValuesDocumented(t *testing.T) {
+	var vals map[string]any
+	readYAML(t, filepath.Join(Dir(), "values.yaml"), &vals)
+	var schema map[string]any
+	b, err := os.ReadFile(filepath.Join(Dir(), "values.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sigsyaml.Unmarshal(b, &schema); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(Dir(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A map value is documented as a whole when the README names it, and
+	// key by key otherwise.
+	var walk func(prefix string, v any, schemaNode map[string]any)
+	walk = func(prefix string, v any, node map[string]any) {
+		if node == nil {
+			t.Errorf("value %s is not in values.schema.json", prefix)
+			return
+		}
+		if strings.Contains(string(readme), "| `"+prefix+"` |") {
+			return
+		}
+		m, ok := v.(map[string]any)
+		props, _ := node["properties"].(map[string]any)
+		if !ok || len(m) == 0 || props == nil {
+			t.Errorf("value %s is not in the README's table (| `%s` | default | meaning |)", prefix, prefix)
+			return
+		}
+		for k, sub := range m {
+			child, _ := props[k].(map[string]any)
+			if ref, ok := child["$ref"].(string); ok {
+				child, _ = schema["definitions"].(map[string]any)[strings.TrimPrefix(ref, "#/definitions/")].(map[string]any)
+			}
+			walk(prefix+"."+k, sub, child)
+		}
+	}
+	props := schema["properties"].(map[string]any)
+	for k, v := range vals {
+		child, _ := props[k].(map[string]any)
+		if ref, ok := child["$ref"].(string); ok {
+			child, _ = schema["definitions"].(map[string]any)[strings.TrimPrefix(ref, "#/definitions/")].(map[string]any)
+		}
+		walk(k, v, child)
+	}
+}
+
+func readYAML(t *testing.T, path string, into any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, into); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
