@@ -79,7 +79,10 @@ func (c HoltWintersConfig) withDefaults() HoltWintersConfig {
 // is narrow at night and wide at the day's peak, and one outlier widens it
 // by at most 15%. σ starts, at each fit, from the interquartile range of
 // the model's own in-sample one-step errors (forecast.Model.Predict),
-// σ₀ = (Q_{0.75} − Q_{0.25})/1.349.
+// σ₀ = (Q_{0.75} − Q_{0.25})/1.349, and never falls below
+// max(0.1·σ₀, 0.01·sd(history)), so that a flat or quantised series, whose
+// one-step errors are mostly exactly 0, does not shrink the band to nothing
+// and score every later change in the millions.
 //
 // Between fits the model advances with each value (Model.Observe) without
 // refitting; a value scoring above RejectAbove is observed as missing
@@ -89,7 +92,8 @@ func (c HoltWintersConfig) withDefaults() HoltWintersConfig {
 type HoltWinters struct {
 	cfg   HoltWintersConfig
 	z     float64 // Φ⁻¹(Quantile)
-	sigma float64
+	// sigma is σ_t; sigmaMin its floor, set at each fit.
+	sigma, sigmaMin float64
 	model *forecast.Model
 	sel   *forecast.Selection
 	fits  int // since the last selection
@@ -159,6 +163,19 @@ func (h *HoltWinters) Fit(history forecast.Series) error {
 	if !(h.sigma > 0) || math.IsInf(h.sigma, 0) {
 		h.sigma = 0
 	}
+	// The floor keeps σ from decaying to nothing over a run of exact
+	// predictions (a flat or quantised series), after which any change
+	// would score in the millions and drown the scores of other series.
+	wide, err := m.Predict(1, 0.975)
+	if err != nil {
+		return fmt.Errorf("fit Holt-Winters: the band of the fitted model: %w", err)
+	}
+	sigma95 := (wide.Upper[0] - wide.Lower[0]) / (2 * z975)
+	if !finite(sigma95) {
+		sigma95 = 0
+	}
+	h.sigmaMin = math.Max(0.25*sigma95, 0.01*stddev(history.Values))
+	h.sigma = math.Max(h.sigma, h.sigmaMin)
 	h.fits++
 	return nil
 }
@@ -203,6 +220,7 @@ func (h *HoltWinters) Next(y float64) Estimate {
 // Constants of the τ-scale recursion.
 const (
 	iqrToSigma  = 0.6744897501960817 // Φ⁻¹(0.75): the half-IQR of a unit normal
+	z975        = 1.959963984540054  // Φ⁻¹(0.975)
 	scaleLambda = 0.1
 	biweightK   = 2.0
 	biweightC   = 2.52
@@ -223,5 +241,23 @@ func (h *HoltWinters) updateScale(e float64) {
 		u := 1 - (x/biweightK)*(x/biweightK)
 		rho = biweightC * (1 - u*u*u)
 	}
-	h.sigma *= math.Sqrt(scaleLambda*rho + 1 - scaleLambda)
+	h.sigma = math.Max(h.sigma*math.Sqrt(scaleLambda*rho+1-scaleLambda), h.sigmaMin)
+}
+
+// stddev returns the standard deviation of the finite values of y, or 0.
+func stddev(y []float64) float64 {
+	var n, mean, m2 float64
+	for _, v := range y {
+		if !finite(v) {
+			continue
+		}
+		n++
+		d := v - mean
+		mean += d / n
+		m2 += d * (v - mean)
+	}
+	if n < 2 {
+		return 0
+	}
+	return math.Sqrt(m2 / (n - 1))
 }
