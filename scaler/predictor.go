@@ -54,6 +54,11 @@ type Options struct {
 	// IdleAfter drops a model no request has asked for in this long (0:
 	// 3 × RefitEvery).
 	IdleAfter time.Duration
+	// ReactiveEvery is how often the current load is re-read while
+	// requests come (0: 15s; never less often than the policy's step), so
+	// that the reactive floor lags the load by no more than this, and an
+	// unreachable datasource is noticed this soon.
+	ReactiveEvery time.Duration
 	// QueryTimeout bounds the datasource reads of a background refresh
 	// and of a fit's history (0: 10s).
 	QueryTimeout time.Duration
@@ -161,6 +166,9 @@ func NewPredictor(sources Sources, opts Options) *Predictor {
 	}
 	if opts.ReselectEvery <= 0 {
 		opts.ReselectEvery = 24 * time.Hour
+	}
+	if opts.ReactiveEvery <= 0 {
+		opts.ReactiveEvery = 15 * time.Second
 	}
 	if opts.QueryTimeout <= 0 {
 		opts.QueryTimeout = 10 * time.Second
@@ -282,11 +290,11 @@ func policyParams(p Policy) policy.Params {
 	}
 }
 
-// maybeRefresh starts a background refresh of e when its data are a step
-// old and none is running.
+// maybeRefresh starts a background refresh of e when its data are
+// ReactiveEvery (or a step, if shorter) old and none is running.
 func (pr *Predictor) maybeRefresh(e *entry, now time.Time) {
 	e.mu.Lock()
-	due := !e.refreshing && now.Sub(e.refreshed) >= e.policy.Step
+	due := !e.refreshing && now.Sub(e.refreshed) >= min(e.policy.Step, pr.opts.ReactiveEvery)
 	if due {
 		e.refreshing = true
 	}

@@ -217,6 +217,31 @@ func staleness(t *testing.T, start func(testing.TB, ...tsdbtest.Series) *tsdbtes
 	})
 }
 
+// The current load is re-read every ReactiveEvery, not only once a step:
+// a load that jumps between two steps reaches the reactive floor within
+// seconds, and an unreachable datasource is noticed as soon.
+func TestPredictorRereadsTheCurrentLoad(t *testing.T) {
+	now := time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC) // rampLoad: 500
+	pr, vm, c := newVMPredictor(t, now, Options{QueryTimeout: time.Second, ReactiveEvery: 15 * time.Second})
+	p := testPolicy(t, nil)
+	ctx := context.Background()
+	first, err := pr.Predict(ctx, ref, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jump := now.Add(20 * time.Second)
+	vm.Append(t, tsdbtest.Series{Metric: "requests_per_second", Labels: map[string]string{"job": "api"},
+		Samples: []forecast.Sample{{T: jump, V: 2000}}})
+	c.Set(jump)
+	waitFor(t, "the jump to be read, 20 s after the last read and within the step", func() bool {
+		pred, err := pr.Predict(ctx, ref, p)
+		return err == nil && pred.Reactive == 2000 && pred.Served >= 2000
+	})
+	if first.Reactive == 2000 {
+		t.Fatal("the jump was visible before it happened: the test shows nothing")
+	}
+}
+
 // Shadow mode serves the current load but computes the prediction;
 // reactive mode fits nothing.
 func TestPredictorModes(t *testing.T) {

@@ -25,8 +25,9 @@ const MetricName = "foresight"
 type Server struct {
 	externalscaler.UnimplementedExternalScalerServer
 
-	pred *Predictor
-	log  *slog.Logger
+	pred   *Predictor
+	log    *slog.Logger
+	warned sync.Map // namespace/name/code → time of the last warning
 	// StreamInterval is how often StreamIsActive re-evaluates (0: 10s).
 	StreamInterval time.Duration
 
@@ -171,17 +172,38 @@ func (s *Server) predict(ctx context.Context, ref *externalscaler.ScaledObjectRe
 	return pred, nil
 }
 
+// logEvery spaces the repeated warnings of one ScaledObject: KEDA asks
+// every few seconds, and a line a minute says all there is to say.
+const logEvery = time.Minute
+
+// shouldLog reports whether a warning with code for ref is due: the first
+// one, or the first after logEvery.
+func (s *Server) shouldLog(ref *externalscaler.ScaledObjectRef, code codes.Code) bool {
+	key := ref.GetNamespace() + "/" + ref.GetName() + "/" + code.String()
+	now := time.Now()
+	if last, ok := s.warned.Load(key); ok && now.Sub(last.(time.Time)) < logEvery {
+		return false
+	}
+	s.warned.Store(key, now)
+	return true
+}
+
 // status maps a predictor error to a gRPC status, with a log line that
-// says what the operator can do.
+// says what the operator can do (at most one a minute per ScaledObject
+// and kind of failure).
 func (s *Server) status(ctx context.Context, ref *externalscaler.ScaledObjectRef, err error) error {
 	switch {
 	case errors.Is(err, promsource.ErrBadQuery), errors.Is(err, promsource.ErrUnknownDatasource):
-		s.log.WarnContext(ctx, "the trigger's query or datasource is wrong: fix the ScaledObject",
-			"namespace", ref.GetNamespace(), "scaledobject", ref.GetName(), "err", err)
+		if s.shouldLog(ref, codes.InvalidArgument) {
+			s.log.WarnContext(ctx, "the trigger's query or datasource is wrong: fix the ScaledObject",
+				"namespace", ref.GetNamespace(), "scaledobject", ref.GetName(), "err", err)
+		}
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, ErrStale), errors.Is(err, ErrNoValue):
-		s.log.WarnContext(ctx, "no fresh value: answering Unavailable so that KEDA's fallback and the HPA's safety nets act",
-			"namespace", ref.GetNamespace(), "scaledobject", ref.GetName(), "err", err)
+		if s.shouldLog(ref, codes.Unavailable) {
+			s.log.WarnContext(ctx, "no fresh value: answering Unavailable so that KEDA's fallback and the HPA's safety nets act",
+				"namespace", ref.GetNamespace(), "scaledobject", ref.GetName(), "err", err)
+		}
 		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return status.FromContextError(err).Err()

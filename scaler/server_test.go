@@ -3,6 +3,7 @@ package scaler
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"math"
 	"net"
 	"strings"
@@ -279,5 +280,25 @@ func TestMetrics(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(m.fits.WithLabelValues("ok")); n != 1 {
 		t.Errorf("fits{ok} = %g, want 1", n)
+	}
+}
+
+// KEDA repeats its calls every few seconds; an unavailable datasource is
+// logged once a minute per ScaledObject, not at every call, and each
+// ScaledObject gets its own line.
+func TestStatusWarningsAreSpaced(t *testing.T) {
+	var buf strings.Builder
+	s := NewServer(nil, slog.New(slog.NewTextHandler(&buf, nil)))
+	a := &externalscaler.ScaledObjectRef{Namespace: "shop", Name: "api"}
+	b := &externalscaler.ScaledObjectRef{Namespace: "shop", Name: "web"}
+	for range 5 {
+		for _, ref := range []*externalscaler.ScaledObjectRef{a, b} {
+			if err := s.status(context.Background(), ref, ErrStale); status.Code(err) != codes.Unavailable {
+				t.Fatalf("status %v, want Unavailable", err)
+			}
+		}
+	}
+	if n := strings.Count(buf.String(), "answering Unavailable"); n != 2 {
+		t.Errorf("%d warnings for 10 failed calls of 2 ScaledObjects, want 2:\n%s", n, buf.String())
 	}
 }
