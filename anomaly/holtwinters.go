@@ -90,13 +90,13 @@ func (c HoltWintersConfig) withDefaults() HoltWintersConfig {
 // in place of Gelper et al.'s Huber cleaning, so that an outage or a flash
 // crowd does not drag the prediction and the band after it.
 type HoltWinters struct {
-	cfg   HoltWintersConfig
-	z     float64 // Φ⁻¹(Quantile)
+	cfg HoltWintersConfig
+	z   float64 // Φ⁻¹(Quantile)
 	// sigma is σ_t; sigmaMin its floor, set at each fit.
 	sigma, sigmaMin float64
-	model *forecast.Model
-	sel   *forecast.Selection
-	fits  int // since the last selection
+	model           *forecast.Model
+	sel             *forecast.Selection
+	fits            int // since the last selection
 	// selectedOn is the length of the history of the last selection.
 	selectedOn int
 	run        int

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,7 +53,14 @@ type job struct {
 	next    time.Time // time of the next value to score
 	latest  Estimate
 	hasData bool
+	// windows are the closed runs of values scoring above 1, oldest
+	// first, at most maxWindows; open is the start of the current run.
+	windows []forecast.Window
+	open    time.Time
 }
+
+// maxWindows bounds the anomaly windows kept per (query, model).
+const maxWindows = 256
 
 // ServiceOptions are a Service's collaborators.
 type ServiceOptions struct {
@@ -218,6 +226,7 @@ func (s *Service) runJob(ctx context.Context, j *job, end time.Time) ([]Estimate
 		}
 		e := j.det.Next(x.V)
 		est, times = append(est, e), append(times, x.T)
+		j.track(e, x.T)
 		j.next = j.next.Add(step)
 	}
 	if len(est) == fresh {
@@ -263,6 +272,51 @@ func (s *Service) fit(ctx context.Context, j *job, end time.Time) (Estimate, tim
 	j.det, j.fitted, j.next = det, end, series.Time(n-1).Add(step)
 	s.publish(j, e)
 	return e, series.Time(n - 1), nil
+}
+
+// track opens an anomaly window at a value scoring above 1 and closes it
+// at the first value that does not.
+func (j *job) track(e Estimate, at time.Time) {
+	switch {
+	case e.Anomalous() && j.open.IsZero():
+		j.open = at
+	case !e.Anomalous() && !j.open.IsZero():
+		j.windows = append(j.windows, forecast.Window{Start: j.open, End: at})
+		if len(j.windows) > maxWindows {
+			j.windows = j.windows[len(j.windows)-maxWindows:]
+		}
+		j.open = time.Time{}
+	}
+}
+
+// Windows returns the time ranges in which any model of the query scored
+// above 1, merged and sorted, an open one ending at now: what a forecaster
+// should leave out of its training (the scaler's excludeAnomalies).
+func (s *Service) Windows(query string, now time.Time) []forecast.Window {
+	var all []forecast.Window
+	for _, j := range s.jobs {
+		if j.query != query {
+			continue
+		}
+		j.mu.Lock()
+		all = append(all, j.windows...)
+		if !j.open.IsZero() {
+			all = append(all, forecast.Window{Start: j.open, End: now})
+		}
+		j.mu.Unlock()
+	}
+	slices.SortFunc(all, func(a, b forecast.Window) int { return a.Start.Compare(b.Start) })
+	var out []forecast.Window
+	for _, w := range all {
+		if k := len(out) - 1; k >= 0 && !w.Start.After(out[k].End) {
+			if w.End.After(out[k].End) {
+				out[k].End = w.End
+			}
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 func (s *Service) publish(j *job, e Estimate) {

@@ -105,6 +105,12 @@ func TestServiceAgainstVictoriaMetrics(t *testing.T) {
 		t.Error("the registry has no anomaly_score")
 	}
 
+	// The tripled load opened an anomaly window at t0+20m, still open.
+	ws := svc.Windows("api", t0.Add(22*time.Minute))
+	if len(ws) != 1 || !ws[0].Start.Equal(t0.Add(20*time.Minute)) || !ws[0].End.Equal(t0.Add(22*time.Minute)) {
+		t.Errorf("anomaly windows %v, want [t0+20m, t0+22m)", ws)
+	}
+
 	// The written series are in VictoriaMetrics.
 	post(t, vm.URL+"/internal/force_flush")
 	at := t0.Add(21 * time.Minute)
