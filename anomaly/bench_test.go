@@ -32,7 +32,7 @@ func BenchmarkScoreOnePoint(b *testing.B) {
 					// Each series its own model; cloning one fit keeps
 					// the set-up short: scoring does not depend on which.
 					h := *fitted
-					h.model = fitted.model.Clone()
+					h.main.model = fitted.main.model.Clone()
 					dets[i] = &h
 					continue
 				}

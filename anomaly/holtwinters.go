@@ -90,13 +90,11 @@ func (c HoltWintersConfig) withDefaults() HoltWintersConfig {
 // in place of Gelper et al.'s Huber cleaning, so that an outage or a flash
 // crowd does not drag the prediction and the band after it.
 type HoltWinters struct {
-	cfg HoltWintersConfig
-	z   float64 // Φ⁻¹(Quantile)
-	// sigma is σ_t; sigmaMin its floor, set at each fit.
-	sigma, sigmaMin float64
-	model           *forecast.Model
-	sel             *forecast.Selection
-	fits            int // since the last selection
+	cfg  HoltWintersConfig
+	z    float64 // Φ⁻¹(Quantile)
+	main banded
+	sel  *forecast.Selection
+	fits int // since the last selection
 	// selectedOn is the length of the history of the last selection.
 	selectedOn int
 	run        int
@@ -154,66 +152,87 @@ func (h *HoltWinters) Fit(history forecast.Series) error {
 	if m == nil {
 		return errors.New("fit Holt-Winters: no model")
 	}
+	main, err := newBanded(m, history.Values)
+	if err != nil {
+		return err
+	}
+	h.main, h.run, h.following = main, 0, false
+	h.fits++
+	return nil
+}
+
+// banded is a fitted model with the running scale of its one-step errors.
+type banded struct {
+	model           *forecast.Model
+	sigma, sigmaMin float64
+}
+
+// newBanded starts σ from the model's in-sample one-step errors:
+// σ₀ = IQR/1.349, floored at max(0.25·σ₉₅, 0.01·sd(history)) with σ₉₅ the
+// half-width of the 95% band over 1.96. The floor keeps σ from decaying
+// to nothing over a run of exact predictions (a flat or quantised series),
+// after which any change would score in the millions and drown the scores
+// of other series.
+func newBanded(m *forecast.Model, history []float64) (banded, error) {
 	f, err := m.Predict(1, 0.75)
 	if err != nil {
-		return fmt.Errorf("fit Holt-Winters: the band of the fitted model: %w", err)
+		return banded{}, fmt.Errorf("fit Holt-Winters: the band of the fitted model: %w", err)
 	}
-	h.model, h.run, h.following = m, 0, false
-	h.sigma = (f.Upper[0] - f.Lower[0]) / (2 * iqrToSigma)
-	if !(h.sigma > 0) || math.IsInf(h.sigma, 0) {
-		h.sigma = 0
-	}
-	// The floor keeps σ from decaying to nothing over a run of exact
-	// predictions (a flat or quantised series), after which any change
-	// would score in the millions and drown the scores of other series.
 	wide, err := m.Predict(1, 0.975)
 	if err != nil {
-		return fmt.Errorf("fit Holt-Winters: the band of the fitted model: %w", err)
+		return banded{}, fmt.Errorf("fit Holt-Winters: the band of the fitted model: %w", err)
+	}
+	b := banded{model: m, sigma: (f.Upper[0] - f.Lower[0]) / (2 * iqrToSigma)}
+	if !(b.sigma > 0) || math.IsInf(b.sigma, 0) {
+		b.sigma = 0
 	}
 	sigma95 := (wide.Upper[0] - wide.Lower[0]) / (2 * z975)
 	if !finite(sigma95) {
 		sigma95 = 0
 	}
-	h.sigmaMin = math.Max(0.25*sigma95, 0.01*stddev(history.Values))
-	h.sigma = math.Max(h.sigma, h.sigmaMin)
-	h.fits++
-	return nil
+	b.sigmaMin = math.Max(0.25*sigma95, 0.01*stddev(history))
+	b.sigma = math.Max(b.sigma, b.sigmaMin)
+	return b, nil
+}
+
+// predict returns the one-step forecast.
+func (b *banded) predict() float64 {
+	// Predict allocates its three slices of one; forecast has no
+	// allocation-free one-step forecast yet.
+	f, err := b.model.Predict(1, 0.75)
+	if err != nil { // 0.75 is a valid quantile: not reached
+		return math.NaN()
+	}
+	return f.Mean[0]
 }
 
 // Model returns the fitted model, or nil before the first fit.
-func (h *HoltWinters) Model() *forecast.Model { return h.model }
+func (h *HoltWinters) Model() *forecast.Model { return h.main.model }
 
 // Next scores y against the model's one-step forecast, then advances the
 // model with it (or with a gap, for a value scoring above RejectAbove).
 func (h *HoltWinters) Next(y float64) Estimate {
-	if h.model == nil {
+	if h.main.model == nil {
 		return h.cfg.Score(y, math.NaN(), math.NaN(), math.NaN())
 	}
-	// Predict allocates its three slices of one; forecast has no
-	// allocation-free one-step forecast yet.
-	f, err := h.model.Predict(1, 0.75)
-	if err != nil { // 0.75 is a valid quantile: not reached
-		return h.cfg.Score(y, math.NaN(), math.NaN(), math.NaN())
-	}
-	yhat := f.Mean[0]
-	half := h.z * h.sigma
-	e := h.cfg.Score(y, yhat, yhat-half, yhat+half)
 	// Rejection looks at deviations in both directions: an outage must not
 	// drag the model of a detector that only alerts on surges.
 	both := h.cfg.Options
 	both.Direction = Both
+	yhat := h.main.predict()
+	half := h.z * h.main.sigma
+	e := h.cfg.Score(y, yhat, yhat-half, yhat+half)
 	switch far := both.Score(y, yhat, yhat-half, yhat+half).Score > h.cfg.RejectAbove; {
 	case far && !h.following && h.run < h.cfg.MaxRun:
 		h.run++
-		h.model.Observe(math.NaN())
+		h.main.model.Observe(math.NaN())
 		return e
 	case far && !h.following:
 		h.following = true
 	case !far:
 		h.run, h.following = 0, false
 	}
-	h.updateScale(y - yhat)
-	h.model.Observe(y)
+	h.main.observe(y, yhat)
 	return e
 }
 
@@ -226,22 +245,25 @@ const (
 	biweightC   = 2.52
 )
 
-// updateScale advances σ with the one-step error e (Gelper et al. 2010).
-func (h *HoltWinters) updateScale(e float64) {
+// observe advances the model with y and σ with its one-step error
+// y − yhat (Gelper et al. 2010).
+func (b *banded) observe(y, yhat float64) {
+	b.model.Observe(y)
+	e := y - yhat
 	if !finite(e) {
 		return
 	}
-	if h.sigma == 0 {
-		h.sigma = math.Abs(e)
+	if b.sigma == 0 {
+		b.sigma = math.Abs(e)
 		return
 	}
-	x := e / h.sigma
+	x := e / b.sigma
 	rho := biweightC
 	if math.Abs(x) <= biweightK {
 		u := 1 - (x/biweightK)*(x/biweightK)
 		rho = biweightC * (1 - u*u*u)
 	}
-	h.sigma = math.Max(h.sigma*math.Sqrt(scaleLambda*rho+1-scaleLambda), h.sigmaMin)
+	b.sigma = math.Max(b.sigma*math.Sqrt(scaleLambda*rho+1-scaleLambda), b.sigmaMin)
 }
 
 // stddev returns the standard deviation of the finite values of y, or 0.
