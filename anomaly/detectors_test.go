@@ -242,3 +242,33 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+// TestHoltWintersQuantisedSeries checks the floor on σ: a series that is
+// 0.134 nine times in ten and 0.2 otherwise (a CPU gauge at its
+// resolution) must not score its usual glitches in the hundreds, while a jump
+// to 2.5 scores far above them.
+func TestHoltWintersQuantisedSeries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	y := make([]float64, 3000)
+	for i := range y {
+		y[i] = 0.134
+		if rng.Float64() < 0.1 {
+			y[i] = 0.2
+		}
+	}
+	hw, err := NewHoltWinters(HoltWintersConfig{NoSeason: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hw.Fit(forecast.Series{Start: time.Unix(0, 0), Step: 5 * time.Minute, Values: y[:2000]}); err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for _, v := range y[2000:] {
+		worst = math.Max(worst, hw.Next(v).Score)
+	}
+	jump := hw.Next(2.5).Score
+	if worst > 5 || jump < 10*worst {
+		t.Errorf("usual glitches score up to %g, a jump to 2.5 scores %g: want ≤ 5 and a jump ten times higher", worst, jump)
+	}
+}

@@ -62,7 +62,7 @@ func (c HoltWintersConfig) withDefaults() HoltWintersConfig {
 
 // HoltWinters scores each value against the one-step forecast of a
 // Holt-Winters model fitted by package forecast (FitAuto chooses the
-// season and the model family on its multi-step error, Refit refits it),
+// season and the model family on the one-step error, Refit refits it),
 // with a band whose width follows the current noise:
 //
 //	yhat = ŷ_{t|t−1},  band = yhat ± Φ⁻¹(q)·σ_{t−1}
@@ -80,9 +80,10 @@ func (c HoltWintersConfig) withDefaults() HoltWintersConfig {
 // by at most 15%. σ starts, at each fit, from the interquartile range of
 // the model's own in-sample one-step errors (forecast.Model.Predict),
 // σ₀ = (Q_{0.75} − Q_{0.25})/1.349, and never falls below
-// max(0.1·σ₀, 0.01·sd(history)), so that a flat or quantised series, whose
-// one-step errors are mostly exactly 0, does not shrink the band to nothing
-// and score every later change in the millions.
+// max(0.25·σ₉₅, 0.01·sd(history)), σ₉₅ being the half-width of the
+// model's 95% one-step band over 1.96, so that a flat or quantised series,
+// whose one-step errors are mostly exactly 0, does not shrink the band to
+// nothing and score its usual small changes in the hundreds.
 //
 // Between fits the model advances with each value (Model.Observe) without
 // refitting; a value scoring above RejectAbove is observed as missing
