@@ -211,9 +211,16 @@ func (c RollingConfig) validate() error {
 // contamination of a plain rolling z-score), while a lasting change of
 // level still moves the mean, a band's width per step, until the window
 // has followed it.
+//
+// σ is floored at the data's resolution, the smallest non-zero change
+// between consecutive values seen, so that a window of identical values (a
+// quantised gauge at rest) does not make a band of zero width.
 type ZScore struct {
 	cfg RollingConfig
 	win *ring
+	// last is the previous finite value; resolution the smallest non-zero
+	// change between consecutive values seen, which floors σ.
+	last, resolution float64
 }
 
 // NewZScore returns a rolling z-score detector.
@@ -237,7 +244,7 @@ func (z *ZScore) Next(y float64) Estimate {
 	var half float64
 	if z.win.n >= z.cfg.MinPoints {
 		yhat = z.win.mean
-		half = z.cfg.Threshold * z.win.std()
+		half = z.cfg.Threshold * math.Max(z.win.std(), z.resolution)
 	}
 	e := z.cfg.Score(y, yhat, yhat-half, yhat+half)
 	if finite(y) {
@@ -246,6 +253,10 @@ func (z *ZScore) Next(y float64) Estimate {
 			v = math.Min(math.Max(y, e.Lower), e.Upper)
 		}
 		z.win.push(v)
+		if d := math.Abs(y - z.last); d > 0 && z.win.n > 1 && (z.resolution == 0 || d < z.resolution) {
+			z.resolution = d
+		}
+		z.last = y
 	}
 	return e
 }
@@ -260,7 +271,10 @@ func (z *ZScore) Next(y float64) Estimate {
 //
 // 1.4826 = 1/Φ⁻¹(3/4) makes σ̂ consistent with σ for normal data. Half the
 // window must be anomalous before the median moves, so no clipping is
-// needed. On data with many equal values σ̂ can be 0: set MinDev.
+// needed. When more than half the window equals its median (a quantised
+// gauge) the MAD is 0; the smallest non-zero deviation, the data's
+// resolution, stands in for it, so that the usual one-step changes of such
+// a series do not score in the millions.
 type MAD struct {
 	cfg     RollingConfig
 	win     *ring
@@ -296,7 +310,21 @@ func (m *MAD) Next(y float64) Estimate {
 			m.scratch = append(m.scratch, math.Abs(v-yhat))
 		}
 		slices.Sort(m.scratch)
-		half = m.cfg.Threshold * madConsistency * quantileSorted(m.scratch, 0.5)
+		mad := quantileSorted(m.scratch, 0.5)
+		if mad == 0 {
+			// More than half the window equals its median: a quantised
+			// series. Take the data's resolution, the smallest non-zero
+			// deviation, rather than a band of zero width.
+			if i, found := slices.BinarySearchFunc(m.scratch, 0.0, func(a, b float64) int {
+				if a <= b {
+					return -1
+				}
+				return 1
+			}); !found && i < len(m.scratch) {
+				mad = m.scratch[i]
+			}
+		}
+		half = m.cfg.Threshold * madConsistency * mad
 	}
 	e := m.cfg.Score(y, yhat, yhat-half, yhat+half)
 	if finite(y) {
