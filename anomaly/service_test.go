@@ -70,13 +70,55 @@ func TestServiceAgainstVictoriaMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewPedanticRegistry()
-	svc, err := NewService(cfg, src, ServiceOptions{Registerer: reg})
+	svc, err := NewService(cfg, src, ServiceOptions{Registerer: prometheus.NewPedanticRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := t.Context()
+	checkServiceScores(t, svc, t0)
 
+	// The written series are in VictoriaMetrics.
+	post(t, vm.URL+"/internal/force_flush")
+	at := t0.Add(21 * time.Minute)
+	if v := instant(t, vm.URL, `anomaly_score{query="api",model="z"}`, at); !(v > 1) {
+		t.Errorf("anomaly_score written at t0+21m: %g, want > 1", v)
+	}
+	if v := instant(t, vm.URL, `anomaly_score{query="api",model="z"}`, t0.Add(12*time.Minute)); !(v <= 1) {
+		t.Errorf("anomaly_score written at t0+12m: %g, want ≤ 1", v)
+	}
+	if n := testutil.ToFloat64(svc.writes.WithLabelValues("ok")); n != 3 {
+		t.Errorf("%g successful writes, want 3", n)
+	}
+}
+
+// TestServiceAgainstPrometheus is the same against a real Prometheus,
+// whose history promtool backfills, without a writer.
+func TestServiceAgainstPrometheus(t *testing.T) {
+	t0 := time.Now().Add(-2 * time.Hour).Truncate(time.Minute)
+	prom := tsdbtest.StartPrometheus(t, requestSeries(t0.Add(-26*time.Hour), t0.Add(30*time.Minute), t0.Add(20*time.Minute)))
+	cfg, err := ParseConfig([]byte(strings.Replace(strings.Replace(serviceConfig, "writer:\n  url: %s\n", "", 1), "datasource: vm", "datasource: prom", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Writer != nil {
+		t.Fatal("the writer was not removed from the configuration")
+	}
+	src, err := promsource.New(promsource.Datasource{Name: "prom", URL: prom.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := NewService(cfg, src, ServiceOptions{Registerer: prometheus.NewPedanticRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkServiceScores(t, svc, t0)
+}
+
+// checkServiceScores runs svc at t0+10m (the fit), t0+15m and t0+22m
+// (the load triples at t0+20m) and checks its verdicts, gauges, counters
+// and anomaly windows.
+func checkServiceScores(t *testing.T, svc *Service, t0 time.Time) {
+	t.Helper()
+	ctx := t.Context()
 	svc.RunOnce(ctx, t0.Add(10*time.Minute)) // fits on [t0−1d+10m, t0+10m]
 	for _, m := range []string{"hw", "z", "m"} {
 		e, ok := svc.Latest("api", m)
@@ -98,27 +140,11 @@ func TestServiceAgainstVictoriaMetrics(t *testing.T) {
 	if n := testutil.ToFloat64(svc.runs.WithLabelValues("fit", "ok")); n != 3 {
 		t.Errorf("%g successful fits, want 3", n)
 	}
-	if n := testutil.ToFloat64(svc.writes.WithLabelValues("ok")); n != 3 {
-		t.Errorf("%g successful writes, want 3", n)
-	}
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(""), "anomaly_score"); err == nil {
-		t.Error("the registry has no anomaly_score")
-	}
 
 	// The tripled load opened an anomaly window at t0+20m, still open.
 	ws := svc.Windows("api", t0.Add(22*time.Minute))
 	if len(ws) != 1 || !ws[0].Start.Equal(t0.Add(20*time.Minute)) || !ws[0].End.Equal(t0.Add(22*time.Minute)) {
 		t.Errorf("anomaly windows %v, want [t0+20m, t0+22m)", ws)
-	}
-
-	// The written series are in VictoriaMetrics.
-	post(t, vm.URL+"/internal/force_flush")
-	at := t0.Add(21 * time.Minute)
-	if v := instant(t, vm.URL, `anomaly_score{query="api",model="z"}`, at); !(v > 1) {
-		t.Errorf("anomaly_score written at t0+21m: %g, want > 1", v)
-	}
-	if v := instant(t, vm.URL, `anomaly_score{query="api",model="z"}`, t0.Add(12*time.Minute)); !(v <= 1) {
-		t.Errorf("anomaly_score written at t0+12m: %g, want ≤ 1", v)
 	}
 }
 
