@@ -230,8 +230,10 @@ func TestPredictorRereadsTheCurrentLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	jump := now.Add(20 * time.Second)
-	vm.Append(t, tsdbtest.Series{Metric: "requests_per_second", Labels: map[string]string{"job": "api"},
-		Samples: []forecast.Sample{{T: jump, V: 2000}}})
+	vm.Append(t, tsdbtest.Series{
+		Metric: "requests_per_second", Labels: map[string]string{"job": "api"},
+		Samples: []forecast.Sample{{T: jump, V: 2000}},
+	})
 	c.Set(jump)
 	waitFor(t, "the jump to be read, 20 s after the last read and within the step", func() bool {
 		pred, err := pr.Predict(ctx, ref, p)
