@@ -319,6 +319,26 @@ func (s *Service) Windows(query string, now time.Time) []forecast.Window {
 	return out
 }
 
+// WindowsOf is Windows for the jobs whose PromQL expression is expr (up
+// to white space) read from the named datasource: how the scaler finds
+// the anomalies of the query of a ScaledObject with excludeAnomalies.
+func (s *Service) WindowsOf(datasource, expr string, now time.Time) []forecast.Window {
+	ds := s.cfg.Reader.Datasource
+	if ds == "" {
+		ds = DefaultDatasource
+	}
+	if datasource != ds {
+		return nil
+	}
+	want := strings.Join(strings.Fields(expr), " ")
+	for _, j := range s.jobs {
+		if strings.Join(strings.Fields(j.expr), " ") == want {
+			return s.Windows(j.query, now)
+		}
+	}
+	return nil
+}
+
 func (s *Service) publish(j *job, e Estimate) {
 	j.latest, j.hasData = e, true
 	for n, v := range map[string]float64{"anomaly_score": e.Score, "y": e.Y, "yhat": e.Yhat, "yhat_lower": e.Lower, "yhat_upper": e.Upper} {

@@ -204,3 +204,40 @@ func TestServiceQueryErrorsAreCounted(t *testing.T) {
 		t.Error("a verdict was published without data")
 	}
 }
+
+// The scaler finds the anomalies of a ScaledObject's query by its PromQL
+// expression and datasource; white space does not matter, another
+// datasource or expression finds nothing.
+func TestWindowsOf(t *testing.T) {
+	cfg, err := ParseConfig([]byte("reader: {datasource: prod, queries: {rps: 'sum(rate(http_requests_total[2m]))'}}\nmodels: {z: {class: zscore}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := NewService(cfg, nil, ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC)
+	closed := forecast.Window{Start: now.Add(-3 * time.Hour), End: now.Add(-2 * time.Hour)}
+	svc.jobs[0].windows = []forecast.Window{closed}
+	svc.jobs[0].open = now.Add(-10 * time.Minute)
+	for _, tc := range []struct {
+		datasource, expr string
+		want             int
+	}{
+		{"prod", "sum(rate(http_requests_total[2m]))", 2},
+		{"prod", "sum(rate(http_requests_total[2m]))\n", 2},
+		{"prod", "sum( rate(http_requests_total[2m]))", 0}, // another expression, as far as text goes
+		{"default", "sum(rate(http_requests_total[2m]))", 0},
+		{"prod", "up", 0},
+	} {
+		got := svc.WindowsOf(tc.datasource, tc.expr, now)
+		if len(got) != tc.want {
+			t.Errorf("WindowsOf(%q, %q) = %v, want %d windows", tc.datasource, tc.expr, got, tc.want)
+			continue
+		}
+		if tc.want == 2 && (got[0] != closed || !got[1].End.Equal(now)) {
+			t.Errorf("WindowsOf = %v, want the closed window and the open one ending now", got)
+		}
+	}
+}

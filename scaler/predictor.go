@@ -66,6 +66,11 @@ type Options struct {
 	// request for a model (0: 1.5s, so that KEDA's three calls stay within
 	// the 3 s the HPA gives them).
 	FirstReadTimeout time.Duration
+	// AnomalyWindows, if set, returns the anomalies an anomaly detector
+	// found in a datasource's query; a policy with excludeAnomalies leaves
+	// them out of training as well as the ones its own model finds, so
+	// that one process has one idea of what was anomalous.
+	AnomalyWindows func(datasource, query string, now time.Time) []forecast.Window
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 	// Logger (nil: discard).
@@ -479,6 +484,9 @@ func (pr *Predictor) fitModel(ctx context.Context, p Policy, prev *forecast.Sele
 			return nil, nil, math.NaN(), 0, fmt.Errorf("reading excludeQuery: %w", err)
 		}
 		windows = append(windows, markedWindows(marks, p.Step)...)
+	}
+	if p.ExcludeAnomalies && pr.opts.AnomalyWindows != nil {
+		windows = append(windows, pr.opts.AnomalyWindows(p.Datasource, p.Query, end)...)
 	}
 	s, removed := s.Exclude(windows)
 	peak := math.NaN()

@@ -320,3 +320,51 @@ func TestReplicasAgree(t *testing.T) {
 		t.Errorf("replica A serves %v (%s %v), replica B %v (%s %v)", pa.Served, pa.Model, pa.Params, pb.Served, pb.Model, pb.Params)
 	}
 }
+
+// With excludeAnomalies, the windows an anomaly detector found in the same
+// query are left out of training too; without it, they are not asked for.
+func TestPredictorAnomalyWindows(t *testing.T) {
+	now := time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC)
+	found := forecast.Window{Start: now.Add(-26 * time.Hour), End: now.Add(-26*time.Hour + 45*time.Minute)}
+	var asked []string
+	windows := func(datasource, query string, _ time.Time) []forecast.Window {
+		asked = append(asked, datasource+" "+query)
+		return []forecast.Window{found}
+	}
+	for _, tc := range []struct {
+		name     string
+		exclude  string
+		detector bool
+		min, max int
+	}{
+		{"no detector", "true", false, 0, 44},
+		{"detector", "true", true, 45, 10080},
+		{"detector, excludeAnomalies off", "false", true, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked = nil
+			opts := Options{QueryTimeout: time.Second}
+			if tc.detector {
+				opts.AnomalyWindows = windows
+			}
+			pr, _, _ := newVMPredictor(t, now, opts)
+			p := testPolicy(t, map[string]string{"excludeAnomalies": tc.exclude})
+			ctx := context.Background()
+			var pred Prediction
+			waitFor(t, "the first fit", func() bool {
+				var err error
+				pred, err = pr.Predict(ctx, ref, p)
+				return err == nil && pred.Model != ""
+			})
+			if pred.Excluded < tc.min || pred.Excluded > tc.max {
+				t.Errorf("%d points excluded, want %d to %d", pred.Excluded, tc.min, tc.max)
+			}
+			if tc.detector && tc.exclude == "true" && (len(asked) == 0 || asked[0] != "default "+p.Query) {
+				t.Errorf("the detector was asked %q, want the policy's datasource and query", asked)
+			}
+			if tc.exclude == "false" && len(asked) > 0 {
+				t.Errorf("the detector was asked %q without excludeAnomalies", asked)
+			}
+		})
+	}
+}

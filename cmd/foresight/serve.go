@@ -105,16 +105,22 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := scaler.NewMetrics(reg)
-	pred := scaler.NewPredictor(sources, scaler.Options{
-		Workers: o.workers, RefitEvery: o.refit, ReselectEvery: o.reselect, IdleAfter: o.idle, Logger: logger, Observer: metrics,
-	})
-	srv := scaler.NewServer(pred, logger)
 	var detector *anomaly.Service
 	if o.anomalyConfig != "" {
 		if detector, err = newAnomalyService(o.anomalyConfig, sources, reg, logger); err != nil {
 			return err
 		}
 	}
+	popts := scaler.Options{
+		Workers: o.workers, RefitEvery: o.refit, ReselectEvery: o.reselect, IdleAfter: o.idle, Logger: logger, Observer: metrics,
+	}
+	if detector != nil {
+		// excludeAnomalies also leaves out what the detector found in the
+		// same query: one process, one idea of what was anomalous.
+		popts.AnomalyWindows = detector.WindowsOf
+	}
+	pred := scaler.NewPredictor(sources, popts)
+	srv := scaler.NewServer(pred, logger)
 	srv.StreamInterval = o.streamInterval
 
 	gopts := []grpc.ServerOption{grpc.UnaryInterceptor(metrics.UnaryInterceptor())}
