@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -33,17 +34,21 @@ import (
 // scenario kills), and two Foresight servers: plaintext, and mTLS.
 type env struct {
 	c          *cluster.Cluster
-	vm, vmDown *tsdbtest.Server
+	tsdb       importer         // into the datasource "default"
+	vm, vmDown *tsdbtest.Server // local only
 	plain, tls *foresightServer
 	ca         *testcerts.CA
 	client     testcerts.Pair // KEDA's client certificate for mTLS
 	t0         time.Time      // when the scenarios began
 }
 
-// foresightServer is one `foresight serve` process.
+// foresightServer is one `foresight serve`: a process started here, or
+// the pods of a Helm release in an existing cluster.
 type foresightServer struct {
-	grpc, http string // addresses
+	grpc, http string // addresses; grpc as KEDA reaches it
 	proc       *cluster.Process
+	// scrape returns the /metrics of every replica (nil: GET http).
+	scrape func(ctx context.Context) ([][]byte, error)
 }
 
 // repoRoot is the main module's directory.
@@ -101,52 +106,76 @@ func startForesight(t *testing.T, e *env, bin, name, config string, extra ...str
 	}
 }
 
-// metrics scrapes a Foresight server's /metrics.
-func (s *foresightServer) metrics(t *testing.T) map[string]*dto.MetricFamily {
+// metrics scrapes the /metrics of each of the server's replicas.
+func (s *foresightServer) metrics(t *testing.T) []map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get("http://" + s.http + "/metrics")
-	if err != nil {
-		t.Fatalf("scrape foresight: %v", err)
+	var bodies [][]byte
+	if s.scrape != nil {
+		var err error
+		if bodies, err = s.scrape(t.Context()); err != nil {
+			t.Fatalf("scrape foresight: %v", err)
+		}
+	} else {
+		resp, err := http.Get("http://" + s.http + "/metrics")
+		if err != nil {
+			t.Fatalf("scrape foresight: %v", err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("scrape foresight: %v", err)
+		}
+		bodies = append(bodies, body)
 	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mf, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse foresight's metrics: %v", err)
+	var out []map[string]*dto.MetricFamily
+	for _, b := range bodies {
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		mf, err := p.TextToMetricFamilies(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("parse foresight's metrics: %v", err)
+		}
+		out = append(out, mf)
 	}
-	return mf
+	return out
 }
 
 // value returns the value of the series of family name whose labels
-// include want, summed over the matching series; NaN if none matches.
+// include want: counters summed over the matching series and replicas,
+// gauges the largest; NaN if none matches.
 func (s *foresightServer) value(t *testing.T, name string, want map[string]string) float64 {
 	t.Helper()
-	mf := s.metrics(t)[name]
-	if mf == nil {
-		return math.NaN()
-	}
 	sum, found := 0.0, false
-next:
-	for _, m := range mf.GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
+	gauge := math.Inf(-1)
+	for _, families := range s.metrics(t) {
+		mf := families[name]
+		if mf == nil {
+			continue
 		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
+	next:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if have[k] != v {
+					continue next
+				}
+			}
+			found = true
+			switch {
+			case m.Gauge != nil:
+				gauge = math.Max(gauge, m.Gauge.GetValue())
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
 			}
 		}
-		found = true
-		switch {
-		case m.Gauge != nil:
-			sum += m.Gauge.GetValue()
-		case m.Counter != nil:
-			sum += m.Counter.GetValue()
-		}
 	}
-	if !found {
+	switch {
+	case !found:
 		return math.NaN()
+	case !math.IsInf(gauge, -1):
+		return gauge
 	}
 	return sum
 }
@@ -182,8 +211,13 @@ func jitter(t time.Time) float64 {
 	return 1 + 0.04*(x-math.Floor(x)-0.5)
 }
 
-// importText posts samples in Prometheus' text format to VictoriaMetrics.
-func importText(url string, series ...tsdbtest.Series) error {
+// importer writes samples, in Prometheus' text exposition format, into
+// the TSDB behind a datasource: VictoriaMetrics' /api/v1/import/prometheus,
+// reached directly or through the API server's service proxy.
+type importer func(ctx context.Context, body []byte) error
+
+// encode renders series in Prometheus' text format with timestamps.
+func encode(series ...tsdbtest.Series) []byte {
 	var b bytes.Buffer
 	for _, s := range series {
 		keys := make([]string, 0, len(s.Labels))
@@ -195,29 +229,39 @@ func importText(url string, series ...tsdbtest.Series) error {
 			fmt.Fprintf(&b, "%s%s %s %d\n", s.Metric, labels, strconv.FormatFloat(x.V, 'g', -1, 64), x.T.UnixMilli())
 		}
 	}
-	for _, path := range []string{"/api/v1/import/prometheus", "/internal/force_flush"} {
-		req, err := http.NewRequest(http.MethodPost, url+path, bytes.NewReader(b.Bytes()))
-		if err != nil {
-			return err
+	return b.Bytes()
+}
+
+// httpImporter imports into the VictoriaMetrics at url and flushes, so
+// that the samples are queryable at once.
+func httpImporter(url string) importer {
+	return func(ctx context.Context, body []byte) error {
+		for _, x := range []struct {
+			path string
+			body []byte
+		}{{"/api/v1/import/prometheus", body}, {"/internal/force_flush", nil}} {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+x.path, bytes.NewReader(x.body))
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode/100 != 2 {
+				return fmt.Errorf("%s: %s", x.path, resp.Status)
+			}
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("%s: %s", path, resp.Status)
-		}
-		b.Reset()
+		return nil
 	}
-	return nil
 }
 
 // live writes f's value at the current time into the server every 5
 // seconds until the test ends, as the scraped load of a real service
 // would arrive. Failures (the fallback scenario kills the server) are
 // ignored: the next write retries.
-func live(t *testing.T, url func() string, metric string, labels map[string]string, f shape) {
+func live(t *testing.T, imp importer, metric string, labels map[string]string, f shape) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -226,7 +270,9 @@ func live(t *testing.T, url func() string, metric string, labels map[string]stri
 		defer wg.Done()
 		for {
 			now := time.Now()
-			_ = importText(url(), tsdbtest.Series{Metric: metric, Labels: labels, Samples: []forecast.Sample{{T: now, V: f(now)}}})
+			wctx, wcancel := context.WithTimeout(ctx, 4*time.Second)
+			_ = imp(wctx, encode(tsdbtest.Series{Metric: metric, Labels: labels, Samples: []forecast.Sample{{T: now, V: f(now)}}}))
+			wcancel()
 			select {
 			case <-ctx.Done():
 				return

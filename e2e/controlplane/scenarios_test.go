@@ -51,14 +51,14 @@ func query(metric, scenario string) string {
 
 // backfill writes a week of f, with jitter, and then keeps writing it
 // live; it returns the history written.
-func (e *env) backfill(t *testing.T, vm *tsdbtest.Server, scenario string, f shape) []forecast.Sample {
+func (e *env) backfill(t *testing.T, imp importer, scenario string, f shape) []forecast.Sample {
 	t.Helper()
 	noisy := func(at time.Time) float64 { return f(at) * jitter(at) }
 	hist := history(noisy, time.Now())
-	if err := importText(vm.URL, series("load", scenario, hist)); err != nil {
+	if err := imp(t.Context(), encode(series("load", scenario, hist))); err != nil {
 		t.Fatalf("backfill %s: %v", scenario, err)
 	}
-	live(t, func() string { return vm.URL }, "load", map[string]string{"scenario": scenario}, noisy)
+	live(t, imp, "load", map[string]string{"scenario": scenario}, noisy)
 	return hist
 }
 
@@ -70,7 +70,7 @@ func predictiveLead(t *testing.T, ctx context.Context, e *env) {
 	const ns, target = "lead", 100.0
 	rampAt := t0.Add(2 * time.Minute)
 	f := dailyRamp(rampAt, 100, 1000, 3*time.Minute)
-	e.backfill(t, e.vm, ns, f)
+	e.backfill(t, e.tsdb, ns, f)
 	md := func(mode string) map[string]string {
 		return map[string]string{"query": query("load", ns), "targetPerReplica": "100", "leadTime": "3m", "season": "1d", "mode": mode}
 	}
@@ -126,7 +126,7 @@ func peakCap(t *testing.T, ctx context.Context, e *env) {
 		}
 		return f(at)
 	}
-	hist := e.backfill(t, e.vm, ns, today)
+	hist := e.backfill(t, e.tsdb, ns, today)
 	peak := 0.0
 	for _, x := range hist {
 		peak = math.Max(peak, x.V)
@@ -184,14 +184,14 @@ func outageExclusion(t *testing.T, ctx context.Context, e *env) {
 		}
 		return normal(at)
 	}
-	e.backfill(t, e.vm, ns, f)
+	e.backfill(t, e.tsdb, ns, f)
 	var alerts []forecast.Sample
 	for at := from.Truncate(time.Minute); at.Before(to); at = at.Add(time.Minute) {
 		alerts = append(alerts, forecast.Sample{T: at, V: 1})
 	}
-	if err := importText(e.vm.URL, tsdbtest.Series{Metric: "ALERTS", Labels: map[string]string{
+	if err := e.tsdb(ctx, encode(tsdbtest.Series{Metric: "ALERTS", Labels: map[string]string{
 		"alertname": "ServiceDown", "alertstate": "firing", "scenario": ns,
-	}, Samples: alerts}); err != nil {
+	}, Samples: alerts})); err != nil {
 		t.Fatal(err)
 	}
 	// The median, not the default 0.9 quantile: the outage's errors widen
@@ -238,7 +238,7 @@ func fallback(t *testing.T, ctx context.Context, e *env) {
 	f := func(at time.Time) float64 {
 		return 500 + 100*math.Cos(2*math.Pi*float64(phase(at, t0))/float64(24*time.Hour))
 	}
-	e.backfill(t, e.vmDown, ns, f)
+	e.backfill(t, httpImporter(e.vmDown.URL), ns, f)
 	e.apply(t, ctx, workload{namespace: ns, name: "held", scaler: e.plain.grpc, minReplicas: 1, metadata: map[string]string{
 		"query": query("load", ns), "datasource": "fallback", "targetPerReplica": "100", "leadTime": "3m",
 		"season": "1d", "maxStaleness": "1m",
@@ -313,7 +313,7 @@ func prewarm(t *testing.T, ctx context.Context, e *env) {
 	const ns = "prewarm"
 	rampAt := t0.Add(4 * time.Minute)
 	f := dailyRamp(rampAt, 0, 500, 2*time.Minute)
-	e.backfill(t, e.vm, ns, f)
+	e.backfill(t, e.tsdb, ns, f)
 	md := map[string]string{
 		"query": query("load", ns), "targetPerReplica": "100", "leadTime": "2m", "season": "1d", "activationThreshold": "50",
 	}
@@ -337,7 +337,7 @@ func prewarm(t *testing.T, ctx context.Context, e *env) {
 // TriggerAuthentication.
 func mutualTLS(t *testing.T, ctx context.Context, e *env) {
 	const ns = "mtls"
-	e.backfill(t, e.vm, ns, func(time.Time) float64 { return 700 })
+	e.backfill(t, e.tsdb, ns, func(time.Time) float64 { return 700 })
 	secret := fmt.Sprintf(`apiVersion: v1
 kind: Namespace
 metadata: {name: %[1]s}
