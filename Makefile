@@ -10,8 +10,9 @@ GOLANGCI_LINT := $(CACHE_DIR)/golangci-lint-$(GOLANGCI_VER)/golangci-lint
 PYTHON        ?= /usr/bin/python3
 # Debian packages the tests use: statsmodels is the numerical reference
 # for Holt-Winters; Prometheus (with promtool) and VictoriaMetrics are the
-# real TSDBs that internal/tsdbtest starts.
-TEST_DEBS     := python3-statsmodels prometheus victoria-metrics protobuf-compiler
+# real TSDBs that internal/tsdbtest starts; Alertmanager routes alerts to
+# foresight enrich in its tests.
+TEST_DEBS     := python3-statsmodels prometheus victoria-metrics protobuf-compiler prometheus-alertmanager
 # Code generators for proto/, cached by version.
 PROTOC_GEN_GO      ?= v1.36.12
 PROTOC_GEN_GO_GRPC ?= v1.5.1
@@ -86,6 +87,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime $(FUZZTIME) ./anomaly/
 	$(GO) test -run '^$$' -fuzz FuzzReadLabels -fuzztime $(FUZZTIME) ./anomaly/nab/
 	$(GO) test -run '^$$' -fuzz FuzzReadSpec -fuzztime $(FUZZTIME) ./anomaly/rules/
+	$(GO) test -run '^$$' -fuzz FuzzParseWebhook -fuzztime $(FUZZTIME) ./enrich/
+	$(GO) test -run '^$$' -fuzz FuzzRedact -fuzztime $(FUZZTIME) ./enrich/redact/
 
 ## conformance: drive foresight's scaler with KEDA's own client (plaintext and mTLS); its own module in
 ## e2e/, since KEDA's client pulls in Kubernetes (about 7 minutes to build cold, seconds after)

@@ -30,6 +30,8 @@ Commands:
   anomaly    score a series for anomalies (vmanomaly's score), or evaluate
              detectors on labelled series with the NAB method
   rules      generate Prometheus z-score rules with absolute floors
+  enrich     receive Alertmanager's webhook: raw alerts to Slack/webhook/stdout
+             at once, then a local LLM's analysis with checked kubectl commands
   version    print the version
 
 Run 'foresight <command> --help' for a command's flags and examples.
@@ -67,6 +69,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runAnomaly(ctx, rest, stdin, stdout, logger)
 	case "rules":
 		err = runRules(ctx, rest, stdin, stdout)
+	case "enrich":
+		err = runEnrich(ctx, rest, stdout, logger)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "foresight", version())
 	case "help", "-h", "-help", "--help":

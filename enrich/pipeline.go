@@ -1,0 +1,256 @@
+package enrich
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Analyzer enriches one alert: context, the model's answer, checked
+// commands. It is given the alert as received (unredacted: it needs the
+// real names to look objects up) and must redact what it returns and what
+// it sends to a model. It reports failures inside the Analysis, so that
+// an analysis is always delivered.
+type Analyzer interface {
+	Analyze(ctx context.Context, a Alert) Analysis
+}
+
+// Redactor removes secrets from text before it reaches a sink.
+type Redactor interface {
+	Redact(s string) string
+}
+
+// PipelineOptions configure a Pipeline. Zero values take defaults.
+type PipelineOptions struct {
+	// RawWorkers hand raw alerts to the sinks; 0 means 4. They never wait
+	// for the model.
+	RawWorkers int
+	// AnalysisWorkers run analyses at once; 0 means 2 (a local GPU serves
+	// one or two requests at a time; more only queue inside the server).
+	AnalysisWorkers int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Pipeline moves queued alerts through the stages: the raw alert to the
+// sinks at once, then its analysis as a reply. A record moves on (to the
+// analysis, or out of the queue) only once every sink has finished with its
+// message, so a crash at any point loses nothing: what was not finished is
+// sent again after the restart (at least once). A resolved alert is
+// delivered as a reply too, and cancels the analysis of its alert if one is
+// running or waiting.
+type Pipeline struct {
+	q        *Queue
+	d        *Dispatcher
+	analyzer Analyzer
+	redactor Redactor
+	o        PipelineOptions
+	logger   *slog.Logger
+	metrics  *Metrics
+
+	mu       sync.Mutex
+	inflight map[string]context.CancelCauseFunc // correlation id -> cancel of its analysis
+	resolved map[string]time.Time               // correlation ids seen resolved -> when
+}
+
+// errResolved cancels an analysis whose alert resolved.
+var errResolved = errors.New("alert resolved")
+
+// NewPipeline returns a pipeline over q delivering through d. analyzer nil
+// delivers raw alerts only; redactor nil delivers text unchanged (only for
+// tests: cmd always sets one).
+func NewPipeline(q *Queue, d *Dispatcher, analyzer Analyzer, redactor Redactor, o PipelineOptions, logger *slog.Logger, metrics *Metrics) *Pipeline {
+	if o.RawWorkers <= 0 {
+		o.RawWorkers = 4
+	}
+	if o.AnalysisWorkers <= 0 {
+		o.AnalysisWorkers = 2
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	return &Pipeline{
+		q: q, d: d, analyzer: analyzer, redactor: redactor, o: o, logger: logger, metrics: metrics,
+		inflight: map[string]context.CancelCauseFunc{}, resolved: map[string]time.Time{},
+	}
+}
+
+// Run works until ctx is canceled.
+func (p *Pipeline) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range p.o.RawWorkers {
+		wg.Go(func() { p.rawLoop(ctx) })
+	}
+	if p.analyzer != nil {
+		for range p.o.AnalysisWorkers {
+			wg.Go(func() { p.analysisLoop(ctx) })
+		}
+	}
+	wg.Go(func() { p.gaugeLoop(ctx) })
+	wg.Wait()
+}
+
+func (p *Pipeline) gaugeLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		waiting, taken := p.q.Len()
+		p.metrics.queueWaiting.WithLabelValues(StageNew.String()).Set(float64(waiting[StageNew]))
+		p.metrics.queueWaiting.WithLabelValues(StageRaw.String()).Set(float64(waiting[StageRaw] + taken))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (p *Pipeline) notification(kind string, r Record) Notification {
+	return Notification{
+		Kind: kind, CorrelationID: r.Alert.CorrelationID(), Receiver: r.Receiver, GroupKey: r.GroupKey,
+		ExternalURL: r.ExternalURL, Received: r.Received, Alert: p.redactAlert(r.Alert),
+	}
+}
+
+func (p *Pipeline) redactAlert(a Alert) Alert {
+	if p.redactor == nil {
+		return a
+	}
+	out := a
+	out.Labels = make(map[string]string, len(a.Labels))
+	for k, v := range a.Labels {
+		out.Labels[k] = p.redactor.Redact(v)
+	}
+	out.Annotations = make(map[string]string, len(a.Annotations))
+	for k, v := range a.Annotations {
+		out.Annotations[k] = p.redactor.Redact(v)
+	}
+	out.GeneratorURL = p.redactor.Redact(a.GeneratorURL)
+	return out
+}
+
+func (p *Pipeline) rawLoop(ctx context.Context) {
+	for {
+		r, err := p.q.Take(ctx, StageNew)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.logger.ErrorContext(ctx, "alert queue read", "err", err)
+				sleep(ctx, time.Second)
+				continue
+			}
+			return
+		}
+		id := r.Alert.CorrelationID()
+		if r.Alert.Status == StatusResolved {
+			p.markResolved(id)
+			p.d.Dispatch(ctx, p.notification(KindResolved, r), func() { p.finish(ctx, r) })
+			continue
+		}
+		p.d.Dispatch(ctx, p.notification(KindAlert, r), func() {
+			if p.analyzer == nil {
+				p.finish(ctx, r)
+				return
+			}
+			if err := p.q.Advance(r, StageRaw); err != nil {
+				p.logger.ErrorContext(ctx, "alert queue write; the raw alert may be sent again after a restart", "err", err)
+			}
+		})
+		p.metrics.rawLatency.Observe(p.o.Now().Sub(r.Received).Seconds())
+	}
+}
+
+func (p *Pipeline) finish(ctx context.Context, r Record) {
+	if err := p.q.Done(r); err != nil {
+		p.logger.ErrorContext(ctx, "alert queue write; the alert may be sent again after a restart", "err", err)
+	}
+}
+
+// markResolved records a resolution and cancels the running analysis.
+func (p *Pipeline) markResolved(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.o.Now()
+	p.resolved[id] = now
+	if cancel := p.inflight[id]; cancel != nil {
+		cancel(errResolved)
+	}
+	if len(p.resolved) > 10_000 {
+		for k, t := range p.resolved {
+			if now.Sub(t) > time.Hour {
+				delete(p.resolved, k)
+			}
+		}
+	}
+}
+
+func (p *Pipeline) analysisLoop(ctx context.Context) {
+	for {
+		r, err := p.q.Take(ctx, StageRaw)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.logger.ErrorContext(ctx, "alert queue read", "err", err)
+				sleep(ctx, time.Second)
+				continue
+			}
+			return
+		}
+		p.analyze(ctx, r)
+	}
+}
+
+func (p *Pipeline) analyze(ctx context.Context, r Record) {
+	id := r.Alert.CorrelationID()
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	p.mu.Lock()
+	_, resolved := p.resolved[id]
+	if !resolved {
+		p.inflight[id] = cancel
+	}
+	p.mu.Unlock()
+	if resolved {
+		p.metrics.analyses.WithLabelValues("skipped_resolved").Inc()
+		p.logger.InfoContext(ctx, "alert resolved before its analysis started: skipped", "correlation_id", id)
+		p.finish(ctx, r)
+		return
+	}
+	start := p.o.Now()
+	an := p.analyzer.Analyze(actx, r.Alert)
+	p.mu.Lock()
+	delete(p.inflight, id)
+	p.mu.Unlock()
+	p.metrics.analysisDuration.Observe(p.o.Now().Sub(start).Seconds())
+	switch {
+	case ctx.Err() != nil:
+		return // shutting down: the record stays and is analysed after restart
+	case errors.Is(context.Cause(actx), errResolved):
+		p.metrics.analyses.WithLabelValues("canceled_resolved").Inc()
+		p.logger.InfoContext(ctx, "alert resolved during its analysis: canceled", "correlation_id", id)
+		p.finish(ctx, r)
+		return
+	case an.Error != "":
+		p.metrics.analyses.WithLabelValues("llm_error").Inc()
+	default:
+		p.metrics.analyses.WithLabelValues("ok").Inc()
+	}
+	n := p.notification(KindAnalysis, r)
+	n.Analysis = &an
+	p.d.Dispatch(ctx, n, func() { p.finish(ctx, r) })
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
