@@ -15,8 +15,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/foresight-aiops/foresight/enrich"
+	"github.com/foresight-aiops/foresight/enrich/kubecontext"
+	"github.com/foresight-aiops/foresight/enrich/llm"
+	"github.com/foresight-aiops/foresight/enrich/suggest"
 )
 
 const enrichHelp = `Usage: foresight enrich [flags]
@@ -61,6 +67,14 @@ type enrichOptions struct {
 	slackChannel, slackAPIURL           string
 	dedupeTTL                           time.Duration
 	analysisWorkers                     int
+	llmEndpoint, llmModel               string
+	llmKey, llmKeyFile, promptFile      string
+	llmTemperature                      float64
+	llmMaxTokens, llmWindow             int
+	llmTimeout                          time.Duration
+	llmStream                           bool
+	kubeconfig                          string
+	noCluster                           bool
 }
 
 // stringList is a repeatable string flag.
@@ -77,7 +91,10 @@ func (s *stringList) Set(v string) error {
 }
 
 func runEnrich(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
-	o := enrichOptions{httpAddr: ":8080", queueFile: "foresight-alerts.db", maxBody: 4 << 20, maxQueued: 100_000, stdoutFormat: "json", dedupeTTL: 24 * time.Hour, analysisWorkers: 2}
+	o := enrichOptions{
+		httpAddr: ":8080", queueFile: "foresight-alerts.db", maxBody: 4 << 20, maxQueued: 100_000, stdoutFormat: "json", dedupeTTL: 24 * time.Hour,
+		analysisWorkers: 1, llmTemperature: 0.1, llmMaxTokens: 512, llmWindow: 8192, llmTimeout: 120 * time.Second,
+	}
 	fs := newFlagSet("enrich", enrichHelp, stdout)
 	fs.StringVar(&o.httpAddr, "http-addr", o.httpAddr, "`address` of the HTTP server: /api/alerts, /metrics, /healthz, /readyz")
 	fs.StringVar(&o.queueFile, "queue-file", o.queueFile, "`file` of the durable alert queue (bbolt); put it on a persistent volume")
@@ -95,7 +112,19 @@ func runEnrich(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	fs.StringVar(&o.slackChannel, "slack-channel", "", "Slack channel `ID` for the bot token")
 	fs.StringVar(&o.slackAPIURL, "slack-api-url", "", "Slack Web API base `URL` (default https://slack.com/api)")
 	fs.Var((*durationFlag)(&o.dedupeTTL), "dedupe-ttl", "how long a received alert is remembered to drop Alertmanager's re-sends (default 1d)")
-	fs.IntVar(&o.analysisWorkers, "analysis-workers", o.analysisWorkers, "analyses at once (the model server's parallelism)")
+	fs.IntVar(&o.analysisWorkers, "analysis-workers", o.analysisWorkers, "analyses (model requests) at once: the model server's parallelism")
+	fs.StringVar(&o.llmEndpoint, "llm-endpoint", "", "OpenAI-compatible API `URL` with /v1 (Ollama, vLLM, LocalAI), e.g. http://ollama.monitoring.svc.cluster.local:11434/v1; without it, raw alerts only")
+	fs.StringVar(&o.llmModel, "llm-model", "", "model `name`, e.g. llama3.1:8b")
+	fs.StringVar(&o.llmKey, "llm-api-key", "", "API `key` (optional; Ollama takes any, e.g. dummy); prefer --llm-api-key-file for real keys")
+	fs.StringVar(&o.llmKeyFile, "llm-api-key-file", "", "`file` with the API key")
+	fs.Float64Var(&o.llmTemperature, "llm-temperature", o.llmTemperature, "sampling temperature, always sent (Ollama otherwise uses 1.0)")
+	fs.IntVar(&o.llmMaxTokens, "llm-max-tokens", o.llmMaxTokens, "most `tokens` in an answer; also the window's output reserve")
+	fs.IntVar(&o.llmWindow, "llm-context-window", o.llmWindow, "the model's context window in `tokens` (Ollama: its num_ctx); the prompt is fitted to it")
+	fs.Var((*durationFlag)(&o.llmTimeout), "llm-timeout", "time allowed for one model request (CPU inference takes 30-60 s)")
+	fs.BoolVar(&o.llmStream, "llm-stream", false, "read answers as server-sent events")
+	fs.StringVar(&o.promptFile, "prompt-file", "", "`file` with the system prompt (default: a concise root cause and exactly two kubectl commands, as JSON)")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig `file` for cluster context (default: in-cluster, then $KUBECONFIG or ~/.kube/config; none: alerts are analysed from their labels)")
+	fs.BoolVar(&o.noCluster, "no-cluster", false, "gather no cluster context")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -247,6 +276,80 @@ func readSecretFile(file string) (string, error) {
 }
 
 // buildAnalyzer returns nil (raw alerts only) without --llm-endpoint.
-func (o enrichOptions) buildAnalyzer(_ *slog.Logger, _ *enrich.Metrics, _ enrich.Redactor) (enrich.Analyzer, error) {
-	return nil, nil
+func (o enrichOptions) buildAnalyzer(logger *slog.Logger, metrics *enrich.Metrics, redactor enrich.Redactor) (enrich.Analyzer, error) {
+	if o.llmEndpoint == "" {
+		if o.llmModel != "" {
+			return nil, usagef("--llm-model needs --llm-endpoint")
+		}
+		return nil, nil
+	}
+	if o.llmModel == "" {
+		return nil, usagef("--llm-endpoint needs --llm-model (e.g. llama3.1:8b)")
+	}
+	if o.llmMaxTokens <= 0 || o.llmWindow <= 2*o.llmMaxTokens {
+		return nil, usagef("--llm-context-window (%d) must exceed twice --llm-max-tokens (%d)", o.llmWindow, o.llmMaxTokens)
+	}
+	key := o.llmKey
+	if o.llmKeyFile != "" {
+		var err error
+		if key, err = readSecretFile(o.llmKeyFile); err != nil {
+			return nil, err
+		}
+	}
+	model, err := llm.New(llm.Options{
+		Endpoint: o.llmEndpoint, Model: o.llmModel, APIKey: key, Temperature: o.llmTemperature, MaxTokens: o.llmMaxTokens,
+		Timeout: o.llmTimeout, Concurrency: max(o.analysisWorkers, 1), Stream: o.llmStream,
+	})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	system := ""
+	if o.promptFile != "" {
+		b, err := os.ReadFile(o.promptFile)
+		if err != nil {
+			return nil, fmt.Errorf("read --prompt-file: %w", err)
+		}
+		system = string(b)
+	}
+	var gatherer enrich.Gatherer
+	var checker enrich.CommandChecker
+	if client, err := o.kubeClient(); err != nil {
+		return nil, err
+	} else if client != nil {
+		gatherer = kubecontext.New(client, kubecontext.Options{})
+		checker = suggest.NewChecker(suggest.NewKubeCluster(client))
+	} else {
+		logger.Warn("no cluster access: alerts are analysed from their labels and annotations only", "hint", "give --kubeconfig or run in-cluster with a read-only ServiceAccount")
+	}
+	return enrich.NewAnalyzer(gatherer, model, checker, redactor, enrich.AnalyzerOptions{
+		ContextWindow: o.llmWindow, OutputReserve: o.llmMaxTokens, SystemPrompt: system, Model: o.llmModel,
+	}, logger, metrics), nil
+}
+
+// kubeClient returns a client from --kubeconfig, the in-cluster config or
+// the default kubeconfig; nil when none exists (or --no-cluster).
+func (o enrichOptions) kubeClient() (kubernetes.Interface, error) {
+	if o.noCluster {
+		return nil, nil
+	}
+	var cfg *rest.Config
+	var err error
+	switch {
+	case o.kubeconfig != "":
+		if cfg, err = clientcmd.BuildConfigFromFlags("", o.kubeconfig); err != nil {
+			return nil, fmt.Errorf("--kubeconfig %s: %w", o.kubeconfig, err)
+		}
+	case os.Getenv("KUBERNETES_SERVICE_HOST") != "":
+		if cfg, err = rest.InClusterConfig(); err != nil {
+			return nil, fmt.Errorf("in-cluster config: %w", err)
+		}
+	default:
+		rules := clientcmd.NewDefaultClientConfigLoadingRules()
+		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+		if err != nil {
+			return nil, nil //nolint:nilerr // no kubeconfig: run without cluster context, as documented
+		}
+	}
+	cfg.UserAgent = "foresight-enrich"
+	return kubernetes.NewForConfig(cfg)
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,5 +142,73 @@ func TestEnrichUsageErrors(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr.String(), tc.want)
 		}
+	}
+}
+
+// TestEnrichCommandWithModel runs foresight enrich with an OpenAI-style
+// server and no cluster: the raw alert, then its analysis, on stdout.
+func TestEnrichCommandWithModel(t *testing.T) {
+	model := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/chat/completions" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"{\"root_cause\":\"the database is down\",\"commands\":[\"kubectl get pods -n prod\",\"kubectl rollout undo deployment/api -n prod\"]}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":900,"completion_tokens":40,"total_tokens":940}}`)
+	}))
+	defer model.Close()
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- runEnrich(ctx, []string{
+			"--http-addr", addr, "--queue-file", filepath.Join(dir, "q.db"), "--no-cluster",
+			"--llm-endpoint", model.URL + "/v1", "--llm-model", "llama3.1:8b", "--llm-api-key", "dummy", "--stdout-format", "text",
+		}, out, slog.New(slog.DiscardHandler))
+	}()
+	body := `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"KubePodCrashLooping","namespace":"prod","pod":"api-1"},"annotations":{"summary":"token=hunter2hunter2"},"startsAt":"2026-08-22T10:00:00Z","fingerprint":"aa"}]}`
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := http.Post("http://"+addr+"/api/alerts", "application/json", strings.NewReader(body))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("POST: %d", resp.StatusCode)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("enrich not up in 30 s")
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "Analysis of"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no analysis in 30 s:\n%s", out.String())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{
+		"FIRING KubePodCrashLooping", "root cause: the database is down", "kubectl get pods -n prod   [read_only]",
+		"kubectl rollout undo deployment/api -n prod   [needs_human]", "context unavailable: cluster: no_cluster",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Index(text, "FIRING") > strings.Index(text, "Analysis of") {
+		t.Error("the analysis came before the raw alert")
+	}
+	if strings.Contains(text, "hunter2hunter2") {
+		t.Error("a secret in an annotation reached stdout")
 	}
 }
