@@ -63,6 +63,9 @@ type Options struct {
 	Dir string
 	// Logf receives progress lines (e.g. testing.T.Logf).
 	Logf func(format string, args ...any)
+	// NoKEDA starts the control plane alone: no KEDA, so that
+	// external.metrics.k8s.io is free for another server.
+	NoKEDA bool
 }
 
 // Start builds (or finds cached) binaries and starts the control plane and
@@ -117,6 +120,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		{"kube-controller-manager", c.startControllerManager},
 		{"KEDA", c.startKEDA},
 	}
+	if opts.NoKEDA {
+		steps = steps[:len(steps)-1]
+	}
 	for _, s := range steps {
 		t0 := time.Now()
 		if err := s.run(ctx); err != nil {
@@ -124,7 +130,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		}
 		logf("e2e: %s ready in %s", s.name, time.Since(t0).Round(100*time.Millisecond))
 	}
-	logf("e2e: control plane with KEDA up in %s", time.Since(began).Round(time.Second))
+	logf("e2e: control plane up in %s", time.Since(began).Round(time.Second))
 	return c, nil
 }
 
