@@ -177,6 +177,21 @@ func (c Config) Validate() error {
 				bad("models.%s: %w", name, err)
 			}
 		}
+		// A fit sees fit_window: a window or a season longer than that
+		// could never fill, and the model would score nothing, silently.
+		if fw := time.Duration(c.Schedule.FitWindow); fw > 0 {
+			if w := time.Duration(m.Window); w > fw {
+				bad("models.%s.window %s is longer than schedule.fit_window %s: a fit could never fill it; shorten the window or lengthen fit_window", name, w, fw)
+			}
+			if ss, err := forecast.ParseSeason(m.Season); err == nil && !ss.Auto && !ss.None && step > 0 {
+				if periods, err := ss.Steps(step); err == nil && len(periods) > 0 {
+					if longest := time.Duration(slices.Max(periods)) * step; 2*longest > fw {
+						bad("models.%s.season: a season of %s needs two of them in schedule.fit_window, which is %s; lengthen fit_window to at least %s",
+							name, longest, fw, 2*longest)
+					}
+				}
+			}
+		}
 	}
 	s := c.Schedule
 	if time.Duration(s.FitWindow) < 10*step {
@@ -186,8 +201,8 @@ func (c Config) Validate() error {
 		bad("schedule.fit_window %s is %d steps of %s: at most %d points per fit; use a longer reader.step or a shorter fit_window",
 			time.Duration(s.FitWindow), time.Duration(s.FitWindow)/step, step, maxFitPoints)
 	}
-	if s.FitEvery < 0 || s.InferEvery < 0 {
-		bad("schedule.fit_every and infer_every must be positive")
+	if s.FitEvery <= 0 || s.InferEvery <= 0 {
+		bad("schedule.fit_every and infer_every must be positive (e.g. fit_every: 1h, infer_every: 1m)")
 	}
 	if s.Workers < 1 {
 		bad("schedule.workers %d must be at least 1", s.Workers)

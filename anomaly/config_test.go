@@ -51,6 +51,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"short fit window", base + "schedule: {fit_window: 5m}\n", "at least 10 steps"},
 		{"bad writer", base + "writer: {url: 'victoria:8428'}\n", "writer.url"},
 		{"bad window", "reader: {queries: {a: up}}\nmodels: {z: {class: zscore, window: 90s}}\n", "whole number of steps"},
+		{"window beyond the fit window", "reader: {queries: {a: up}}\nmodels: {z: {class: zscore, window: 2h}}\nschedule: {fit_window: 1h}\n", "longer than schedule.fit_window"},
+		{"season beyond the fit window", "reader: {queries: {a: up}}\nmodels: {hw: {class: holtwinters, season: 1w}}\nschedule: {fit_window: 1d}\n", "needs two of them in schedule.fit_window"},
 		{"empty", "", "the file is empty"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -232,9 +232,18 @@ func NewZScore(cfg RollingConfig) (*ZScore, error) {
 	return &ZScore{cfg: cfg, win: newRing(cfg.Window, false)}, nil
 }
 
-// Fit fills the window with the last values of the history.
+// Fit starts afresh and streams the history through Next, so that the
+// window holds the last values as Next would have left them (past
+// anomalies clipped, not raw: a refit must not let them back into the
+// baseline) and the resolution is that of the whole history.
 func (z *ZScore) Fit(history forecast.Series) error {
-	z.win.fill(history.Values)
+	z.win.reset()
+	z.last, z.resolution = 0, 0
+	for _, v := range history.Values {
+		if finite(v) {
+			z.Next(v)
+		}
+	}
 	return nil
 }
 

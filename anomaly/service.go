@@ -57,6 +57,8 @@ type job struct {
 	// first, at most maxWindows; open is the start of the current run.
 	windows []forecast.Window
 	open    time.Time
+	// retryAt is when a failed fit may be tried again.
+	retryAt time.Time
 }
 
 // maxWindows bounds the anomaly windows kept per (query, model).
@@ -195,17 +197,26 @@ func (s *Service) runJob(ctx context.Context, j *job, end time.Time) ([]Estimate
 		est   []Estimate
 		times []time.Time
 	)
-	if j.det == nil || end.Sub(j.fitted) >= time.Duration(s.cfg.Schedule.FitEvery) {
+	if (j.det == nil || end.Sub(j.fitted) >= time.Duration(s.cfg.Schedule.FitEvery)) && !end.Before(j.retryAt) {
 		e, at, err := s.fit(ctx, j, end)
+		if err != nil {
+			// Do not read fit_window of history again at every inference:
+			// a struggling datasource gets a rest, and a bad query a line a
+			// retry rather than one a step.
+			j.retryAt = end.Add(min(time.Duration(s.cfg.Schedule.FitEvery), 10*time.Duration(s.cfg.Schedule.InferEvery)))
+		}
 		switch {
 		case err != nil && j.det == nil:
-			log.WarnContext(ctx, "anomaly model fit", "err", err)
+			log.WarnContext(ctx, "anomaly model fit", "err", err, "retry_at", j.retryAt)
 			return nil, nil
 		case err != nil:
-			log.WarnContext(ctx, "anomaly model fit: scoring with the previous fit", "err", err)
+			log.WarnContext(ctx, "anomaly model fit: scoring with the previous fit", "err", err, "retry_at", j.retryAt)
 		default:
 			est, times = append(est, e), append(times, at)
 		}
+	}
+	if j.det == nil {
+		return nil, nil // the first fit failed; it is retried at retryAt
 	}
 	if !j.next.Before(end.Add(step)) {
 		return est, times
@@ -231,6 +242,16 @@ func (s *Service) runJob(ctx context.Context, j *job, end time.Time) ([]Estimate
 	}
 	if len(est) == fresh {
 		s.runs.WithLabelValues("infer", "no_data").Inc()
+		// A query that stopped answering must not leave its last verdict
+		// on /metrics (an alert on anomaly_score > 1 would fire for ever)
+		// nor an anomaly window open until now (the scaler would leave
+		// ever more history out): after fit_every without data, both go.
+		if j.hasData && end.Sub(j.next) > time.Duration(s.cfg.Schedule.FitEvery) {
+			s.retire(j)
+			s.runs.WithLabelValues("infer", "stale").Inc()
+			log.WarnContext(ctx, "no data for longer than fit_every: the anomaly gauges of this query are withdrawn until it returns",
+				"last_value_before", j.next)
+		}
 		return est, times
 	}
 	s.runs.WithLabelValues("infer", "ok").Inc()
@@ -258,9 +279,14 @@ func (s *Service) fit(ctx context.Context, j *job, end time.Time) (Estimate, tim
 		s.runs.WithLabelValues("fit", "no_data").Inc()
 		return Estimate{}, time.Time{}, fmt.Errorf("align the history: %w", err)
 	}
-	det, err := j.cfg.New(step)
-	if err != nil { // validated with the configuration: not reached
-		return Estimate{}, time.Time{}, err
+	// Refit the job's detector rather than a new one: Holt-Winters then
+	// refits its selected model from its last parameters (a full selection
+	// only every reselect_every fits), and keeps its state if the fit fails.
+	det := j.det
+	if det == nil {
+		if det, err = j.cfg.New(step); err != nil { // validated with the configuration: not reached
+			return Estimate{}, time.Time{}, err
+		}
 	}
 	n := series.Len()
 	if err := det.Fit(series.Slice(0, n-1)); err != nil {
@@ -301,7 +327,12 @@ func (s *Service) Windows(query string, now time.Time) []forecast.Window {
 		j.mu.Lock()
 		all = append(all, j.windows...)
 		if !j.open.IsZero() {
-			all = append(all, forecast.Window{Start: j.open, End: now})
+			// Open until the latest value scored (now, while data flow).
+			end := now
+			if !j.next.IsZero() && j.next.Before(now) {
+				end = j.next
+			}
+			all = append(all, forecast.Window{Start: j.open, End: end})
 		}
 		j.mu.Unlock()
 	}
@@ -337,6 +368,19 @@ func (s *Service) WindowsOf(datasource, expr string, now time.Time) []forecast.W
 		}
 	}
 	return nil
+}
+
+// retire closes j's open anomaly window at its last value and withdraws
+// its gauges. The caller holds j.mu.
+func (s *Service) retire(j *job) {
+	if !j.open.IsZero() {
+		j.windows = append(j.windows, forecast.Window{Start: j.open, End: j.next})
+		j.open = time.Time{}
+	}
+	for _, g := range s.gauges {
+		g.DeleteLabelValues(j.query, j.model)
+	}
+	j.hasData = false
 }
 
 func (s *Service) publish(j *job, e Estimate) {

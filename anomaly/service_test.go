@@ -221,6 +221,7 @@ func TestWindowsOf(t *testing.T) {
 	closed := forecast.Window{Start: now.Add(-3 * time.Hour), End: now.Add(-2 * time.Hour)}
 	svc.jobs[0].windows = []forecast.Window{closed}
 	svc.jobs[0].open = now.Add(-10 * time.Minute)
+	svc.jobs[0].next = now.Add(time.Minute) // scored up to now
 	for _, tc := range []struct {
 		datasource, expr string
 		want             int

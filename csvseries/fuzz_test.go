@@ -6,12 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/foresight-aiops/foresight/forecast"
 )
 
 // FuzzRead checks that Read never panics, that what it accepts is a
 // strictly increasing series with at most one sample a line, that each
 // timestamp reads back from what Format writes for it, and that every
-// error starts with the name it was given.
+// error starts with the name it was given; and that forecast.Align turns
+// what it accepts into a series or an error.
 func FuzzRead(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.csv"))
 	if err != nil {
@@ -29,6 +32,7 @@ func FuzzRead(f *testing.F) {
 	}
 	f.Add([]byte("t,v\n-1.5,1\n-0.25,2\n.5,3\n1e3,4\n"))
 	f.Add([]byte("t,v\n\"1\n\",1\n2,\"\n3\"\n"))
+	f.Add([]byte("t,v\n0,1\n1,2\n2,3\n13569465600,4\n")) // 1970 to 2400
 
 	const name = "fuzz.csv"
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -63,6 +67,12 @@ func FuzzRead(f *testing.F) {
 			if err != nil || !back.Equal(s.T) {
 				t.Errorf("sample %d at %v is written %q, which reads back as %v, %v", i, s.T, field, back, err)
 			}
+		}
+		// What Read accepts goes on to forecast.Align in every command: it
+		// must answer with a series or an error, never a panic or a grid
+		// beyond its bound (timestamps centuries apart once made it panic).
+		if series, _, err := forecast.Align(d.Samples, 0); err == nil && series.Len() > 10_000_000 {
+			t.Errorf("Align made %d points", series.Len())
 		}
 	})
 }

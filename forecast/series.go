@@ -131,9 +131,13 @@ var (
 	ErrBadStep   = errors.New("step must be positive")
 )
 
-// maxAlignedPoints bounds the grid Align builds, so that two samples a
-// century apart at a one-second step cannot exhaust memory.
-const maxAlignedPoints = 50_000_000
+// maxAlignedPoints bounds the grid Align builds (120 MB of work space),
+// so that two samples years apart at a one-second step cannot exhaust
+// memory: 19 years at one minute, 115 days at one second.
+const maxAlignedPoints = 10_000_000
+
+// maxAlignedSpan bounds the time Align's samples may span.
+const maxAlignedSpan = 100 * 366 * 24 * time.Hour
 
 // Align puts samples, sorted by time, on a regular grid starting at the first
 // sample's time. Each sample goes to the nearest grid point; samples that land
@@ -163,6 +167,17 @@ func Align(samples []Sample, step time.Duration) (Series, AlignReport, error) {
 	rep.Step = step
 	start := samples[0].T
 	span := samples[len(samples)-1].T.Sub(start)
+	// time.Time.Sub saturates beyond about 292 years, and the grid
+	// arithmetic below would overflow near that: no load history spans a
+	// century, so such timestamps are wrong.
+	if span > maxAlignedSpan {
+		return Series{}, rep, fmt.Errorf("the samples span %s to %s, more than a century: check the timestamps (seconds, not milliseconds?)",
+			start.UTC().Format(time.RFC3339), samples[len(samples)-1].T.UTC().Format(time.RFC3339))
+	}
+	if span/step >= maxAlignedPoints {
+		return Series{}, rep, fmt.Errorf("%d samples over %s at a step of %s would make more than %d points: use a longer step, or check the timestamps",
+			len(samples), span, step, maxAlignedPoints)
+	}
 	n := int((span+step/2)/step) + 1
 	if n > maxAlignedPoints {
 		return Series{}, rep, fmt.Errorf("%d samples over %s at a step of %s would make %d points, more than %d: use a longer step",

@@ -109,6 +109,14 @@ func TestAlignErrors(t *testing.T) {
 	if _, _, err := Align([]Sample{{T: t0}, {T: t0.Add(100 * 365 * 24 * time.Hour)}}, time.Second); err == nil {
 		t.Error("a century at one second: no error")
 	}
+	// Beyond ~292 years time.Time.Sub saturates; the point count must not
+	// overflow into a negative make (it panicked).
+	far := time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, step := range []time.Duration{time.Second, time.Minute, 24 * time.Hour} {
+		if _, _, err := Align([]Sample{{T: time.Unix(0, 0)}, {T: far}}, step); err == nil {
+			t.Errorf("1970 to 2400 at %s: no error", step)
+		}
+	}
 }
 
 func TestSeriesTimes(t *testing.T) {
