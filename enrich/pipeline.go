@@ -30,8 +30,22 @@ type PipelineOptions struct {
 	// AnalysisWorkers run analyses at once; 0 means 2 (a local GPU serves
 	// one or two requests at a time; more only queue inside the server).
 	AnalysisWorkers int
+	// HoldRaw, when positive, holds a firing alert's raw message back for
+	// up to this long after it was received, so that alert and analysis go
+	// out as one message; if the analysis is not done by then, the raw
+	// alert goes out and the analysis follows as a reply. 0 sends the raw
+	// alert at once.
+	HoldRaw time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// holdState tracks a held raw alert.
+type holdState struct {
+	rec      Record
+	timer    *time.Timer
+	rawSent  bool
+	combined bool
 }
 
 // Pipeline moves queued alerts through the stages: the raw alert to the
@@ -53,6 +67,7 @@ type Pipeline struct {
 	mu       sync.Mutex
 	inflight map[string]context.CancelCauseFunc // correlation id -> cancel of its analysis
 	resolved map[string]time.Time               // correlation ids seen resolved -> when
+	held     map[string]*holdState              // correlation id -> held raw alert
 }
 
 // errResolved cancels an analysis whose alert resolved.
@@ -79,12 +94,24 @@ func NewPipeline(q *Queue, d *Dispatcher, analyzer Analyzer, redactor Redactor, 
 	}
 	return &Pipeline{
 		q: q, d: d, analyzer: analyzer, redactor: redactor, o: o, logger: logger, metrics: metrics,
-		inflight: map[string]context.CancelCauseFunc{}, resolved: map[string]time.Time{},
+		inflight: map[string]context.CancelCauseFunc{}, resolved: map[string]time.Time{}, held: map[string]*holdState{},
 	}
 }
 
 // Run works until ctx is canceled.
 func (p *Pipeline) Run(ctx context.Context) {
+	if p.o.HoldRaw > 0 && p.analyzer != nil {
+		// Held alerts from before a restart: their timers were lost.
+		recs, err := p.q.Waiting(StageRaw)
+		if err != nil {
+			p.logger.ErrorContext(ctx, "alert queue read; held alerts go out with their analysis", "err", err)
+		}
+		for _, r := range recs {
+			if r.Held {
+				p.hold(ctx, r)
+			}
+		}
+	}
 	var wg sync.WaitGroup
 	for range p.o.RawWorkers {
 		wg.Go(func() { p.rawLoop(ctx) })
@@ -150,8 +177,17 @@ func (p *Pipeline) rawLoop(ctx context.Context) {
 		}
 		id := r.Alert.CorrelationID()
 		if r.Alert.Status == StatusResolved {
+			p.releaseRaw(ctx, id) // a held alert goes out before its resolution
 			p.markResolved(id)
 			p.d.Dispatch(ctx, p.notification(KindResolved, r), func() { p.finish(ctx, r) })
+			continue
+		}
+		if p.analyzer != nil && p.o.HoldRaw > 0 {
+			r.Held = true
+			if err := p.q.Advance(r, StageRaw); err != nil {
+				p.logger.ErrorContext(ctx, "alert queue write", "err", err)
+			}
+			p.hold(ctx, r)
 			continue
 		}
 		p.d.Dispatch(ctx, p.notification(KindAlert, r), func() {
@@ -165,6 +201,48 @@ func (p *Pipeline) rawLoop(ctx context.Context) {
 		})
 		p.metrics.rawLatency.Observe(p.o.Now().Sub(r.Received).Seconds())
 	}
+}
+
+// hold arms the timer that sends a held raw alert at its deadline.
+func (p *Pipeline) hold(ctx context.Context, r Record) {
+	id := r.Alert.CorrelationID()
+	st := &holdState{rec: r}
+	p.mu.Lock()
+	p.held[id] = st
+	st.timer = time.AfterFunc(max(r.Received.Add(p.o.HoldRaw).Sub(p.o.Now()), 0), func() { p.releaseRaw(ctx, id) })
+	p.mu.Unlock()
+}
+
+// releaseRaw sends a held raw alert unless it went out already, alone or
+// with its analysis.
+func (p *Pipeline) releaseRaw(ctx context.Context, id string) {
+	p.mu.Lock()
+	st := p.held[id]
+	if st == nil || st.rawSent || st.combined || ctx.Err() != nil {
+		p.mu.Unlock()
+		return
+	}
+	st.rawSent = true
+	st.timer.Stop()
+	p.mu.Unlock()
+	p.d.Dispatch(ctx, p.notification(KindAlert, st.rec), nil)
+	p.metrics.rawLatency.Observe(p.o.Now().Sub(st.rec.Received).Seconds())
+}
+
+// combine reports whether the analysis of a held alert can go out with
+// it, as one message; otherwise the raw alert was sent and the analysis is
+// a reply.
+func (p *Pipeline) combine(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.held[id]
+	delete(p.held, id)
+	if st == nil || st.rawSent {
+		return false
+	}
+	st.combined = true
+	st.timer.Stop()
+	return true
 }
 
 func (p *Pipeline) finish(ctx context.Context, r Record) {
@@ -217,6 +295,7 @@ func (p *Pipeline) analyze(ctx context.Context, r Record) {
 	}
 	p.mu.Unlock()
 	if resolved {
+		p.combine(id)
 		p.metrics.analyses.WithLabelValues("skipped_resolved").Inc()
 		p.logger.InfoContext(ctx, "alert resolved before its analysis started: skipped", "correlation_id", id)
 		p.finish(ctx, r)
@@ -232,6 +311,7 @@ func (p *Pipeline) analyze(ctx context.Context, r Record) {
 	case ctx.Err() != nil:
 		return // shutting down: the record stays and is analysed after restart
 	case errors.Is(context.Cause(actx), errResolved):
+		p.combine(id) // forget the hold; the raw alert went out on resolution
 		p.metrics.analyses.WithLabelValues("canceled_resolved").Inc()
 		p.logger.InfoContext(ctx, "alert resolved during its analysis: canceled", "correlation_id", id)
 		p.finish(ctx, r)
@@ -242,6 +322,10 @@ func (p *Pipeline) analyze(ctx context.Context, r Record) {
 		p.metrics.analyses.WithLabelValues("ok").Inc()
 	}
 	n := p.notification(KindAnalysis, r)
+	if r.Held && p.combine(id) {
+		n.Kind = KindAlert // one message: the alert with its analysis
+		p.metrics.rawLatency.Observe(p.o.Now().Sub(r.Received).Seconds())
+	}
 	n.Analysis = &an
 	p.d.Dispatch(ctx, n, func() { p.finish(ctx, r) })
 }

@@ -46,6 +46,9 @@ type Record struct {
 	GroupKey    string    `json:"groupKey,omitempty"`
 	ExternalURL string    `json:"externalURL,omitempty"`
 	Alert       Alert     `json:"alert"`
+	// Held marks a raw alert held back to be sent with its analysis
+	// (PipelineOptions.HoldRaw).
+	Held bool `json:"held,omitempty"`
 }
 
 // ErrQueueFull is returned by Enqueue when the queue holds its maximum:
@@ -260,6 +263,24 @@ func (q *Queue) get(seq uint64) (Record, error) {
 	}
 	r.Seq = seq
 	return r, nil
+}
+
+// Waiting returns the records waiting at stage s, oldest first, without
+// taking them.
+func (q *Queue) Waiting(s Stage) ([]Record, error) {
+	q.mu.Lock()
+	seqs := append([]uint64(nil), q.pending[s]...)
+	q.mu.Unlock()
+	out := make([]Record, 0, len(seqs))
+	for _, seq := range seqs {
+		r, err := q.get(seq)
+		if err != nil {
+			return out, err
+		}
+		r.Stage = s
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // Advance moves a taken record to stage s, on disk and then in memory.

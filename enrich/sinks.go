@@ -19,8 +19,8 @@ import (
 )
 
 // FormatText renders a notification for people: the alert's name, status,
-// where it fires and its summary, then the analysis with each command's
-// verdict.
+// where it fires and its summary, and the analysis, if any, with each
+// command's verdict.
 func FormatText(n Notification) string {
 	var b strings.Builder
 	a := n.Alert
@@ -53,7 +53,6 @@ func FormatText(n Notification) string {
 			}
 		}
 		fmt.Fprintf(&b, "  since: %s\n", a.StartsAt.UTC().Format(time.RFC3339))
-		return b.String()
 	}
 	an := n.Analysis
 	if an == nil {

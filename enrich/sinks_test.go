@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -250,5 +251,63 @@ func TestResolvedCancelsAnalysis(t *testing.T) {
 	case n := <-sink.got:
 		t.Fatalf("got a %s after the resolution", n.Kind)
 	default:
+	}
+}
+
+// TestHoldRaw: with HoldRaw, a quick analysis goes out in one message with
+// its alert; a slow one lets the raw alert go at the deadline, and follows
+// as a reply.
+func TestHoldRaw(t *testing.T) {
+	sink := newCollector(t, "", nil)
+	q := openTestQueue(t, filepath.Join(t.TempDir(), "q.db"), QueueOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	an := scriptedAnalyzer{release: make(chan struct{}), started: make(chan string, 10)}
+	d := NewDispatcher(ctx, []Sink{NewWebhookSink(sink.URL, "", nil)}, DispatchOptions{}, nil, nil)
+	p := NewPipeline(q, d, an, nil, PipelineOptions{HoldRaw: 300 * time.Millisecond, AnalysisWorkers: 1}, nil, nil)
+	done := make(chan struct{})
+	go func() { p.Run(ctx); d.Wait(); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	// Slow: the model is held until the raw alert has gone out alone.
+	if _, err := q.Enqueue(ctx, []Record{{Received: time.Now(), Alert: testAlert(1, StatusFiring)}}); err != nil {
+		t.Fatal(err)
+	}
+	<-an.started
+	raw := sink.next(t)
+	if raw.Kind != KindAlert || raw.Analysis != nil {
+		t.Fatalf("at the deadline got %s with analysis %v, want the raw alert alone", raw.Kind, raw.Analysis)
+	}
+	close(an.release)
+	reply := sink.next(t)
+	if reply.Kind != KindAnalysis || reply.CorrelationID != raw.CorrelationID {
+		t.Fatalf("got %s, want the analysis as a reply", reply.Kind)
+	}
+
+	// Quick: the model answers at once; one message carries both.
+	if _, err := q.Enqueue(ctx, []Record{{Received: time.Now(), Alert: testAlert(2, StatusFiring)}}); err != nil {
+		t.Fatal(err)
+	}
+	one := sink.next(t)
+	if one.Kind != KindAlert || one.Analysis == nil || one.Analysis.RootCause != "root cause of api-2" {
+		t.Fatalf("got %s with analysis %v, want the alert with its analysis", one.Kind, one.Analysis)
+	}
+	if !strings.Contains(FormatText(one), "FIRING") || !strings.Contains(FormatText(one), "root cause: root cause of api-2") {
+		t.Errorf("combined text:\n%s", FormatText(one))
+	}
+	// Nothing else follows for it: the queue drains and no raw copy comes
+	// at the deadline.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		w, taken := q.Len()
+		if w[StageNew]+w[StageRaw]+taken == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("queue did not drain")
+		}
+	}
+	select {
+	case n := <-sink.got:
+		t.Errorf("extra %s after the combined message", n.Kind)
+	case <-time.After(500 * time.Millisecond):
 	}
 }

@@ -65,7 +65,7 @@ type enrichOptions struct {
 	webhookURL, webhookSecretFile       string
 	slackWebhookURL, slackTokenFile     string
 	slackChannel, slackAPIURL           string
-	dedupeTTL                           time.Duration
+	dedupeTTL, holdRaw                  time.Duration
 	analysisWorkers                     int
 	llmEndpoint, llmModel               string
 	llmKey, llmKeyFile, promptFile      string
@@ -112,6 +112,7 @@ func runEnrich(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	fs.StringVar(&o.slackChannel, "slack-channel", "", "Slack channel `ID` for the bot token")
 	fs.StringVar(&o.slackAPIURL, "slack-api-url", "", "Slack Web API base `URL` (default https://slack.com/api)")
 	fs.Var((*durationFlag)(&o.dedupeTTL), "dedupe-ttl", "how long a received alert is remembered to drop Alertmanager's re-sends (default 1d)")
+	fs.Var((*durationFlag)(&o.holdRaw), "hold-raw", "hold a firing alert up to this long (e.g. 30s) to send it with its analysis as one message; later analyses follow as replies (default: send at once)")
 	fs.IntVar(&o.analysisWorkers, "analysis-workers", o.analysisWorkers, "analyses (model requests) at once: the model server's parallelism")
 	fs.StringVar(&o.llmEndpoint, "llm-endpoint", "", "OpenAI-compatible API `URL` with /v1 (Ollama, vLLM, LocalAI), e.g. http://ollama.monitoring.svc.cluster.local:11434/v1; without it, raw alerts only")
 	fs.StringVar(&o.llmModel, "llm-model", "", "model `name`, e.g. llama3.1:8b")
@@ -161,7 +162,7 @@ func runEnrich(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d := enrich.NewDispatcher(ctx, sinks, enrich.DispatchOptions{}, logger, metrics)
-	p := enrich.NewPipeline(q, d, analyzer, redactor, enrich.PipelineOptions{AnalysisWorkers: o.analysisWorkers}, logger, metrics)
+	p := enrich.NewPipeline(q, d, analyzer, redactor, enrich.PipelineOptions{AnalysisWorkers: o.analysisWorkers, HoldRaw: o.holdRaw}, logger, metrics)
 
 	lis, err := net.Listen("tcp", o.httpAddr)
 	if err != nil {
