@@ -114,6 +114,7 @@ func TestControlPlane(t *testing.T) {
 		{"ScaleToZeroAndPrewarm", prewarm},
 		{"MTLS", mutualTLS},
 		{"Chart", chartDryRun},
+		{"Enrichment", enrichment},
 	} {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()

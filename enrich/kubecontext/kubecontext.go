@@ -395,6 +395,10 @@ func (g *Gatherer) logs(ctx context.Context, r *Result, ns, pod, container strin
 	}
 	text := strings.TrimRight(string(b), "\n")
 	if text == "" {
+		// Say so: an empty log is a fact for the model (the container
+		// printed nothing, or never ran: a pod on no node has no log).
+		r.Unavailable = append(r.Unavailable, Unavailable{"logs", "empty",
+			fmt.Sprintf("the %s log of %s/%s is empty", which, pod, container)})
 		return
 	}
 	r.Sections = append(r.Sections, Section{Title: fmt.Sprintf("%s log of container %s", which, container), Log: strings.Split(text, "\n")})
