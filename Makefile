@@ -92,6 +92,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseWebhook -fuzztime $(FUZZTIME) ./enrich/
 	$(GO) test -run '^$$' -fuzz FuzzRedact -fuzztime $(FUZZTIME) ./enrich/redact/
 	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME) ./enrich/suggest/
+	$(GO) test -run '^$$' -fuzz FuzzParseTargets -fuzztime $(FUZZTIME) ./metricsapi/
 
 ## conformance: drive foresight's scaler with KEDA's own client (plaintext and mTLS); its own module in
 ## e2e/, since KEDA's client pulls in Kubernetes (about 7 minutes to build cold, seconds after)
