@@ -22,6 +22,8 @@ Usage:
 
 Commands:
   serve      the KEDA external scaler: predictive, guarded replica targets
+  metrics-apiserver
+             the same predictions for a plain HPA: custom (and external) metrics API
   explain    ask a running scaler why it serves what it serves
   backtest   replay a load trace: forecast accuracy, and how Foresight's scaling
              policy compares with a reactive HPA and with perfect foresight
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runBacktest(ctx, rest, stdin, stdout, logger)
 	case "serve":
 		err = runServe(ctx, rest, stdout, logger)
+	case "metrics-apiserver":
+		err = runMetricsAPIServer(ctx, rest, stdout, logger)
 	case "loadtest":
 		err = runLoadtest(ctx, rest, stdout, logger)
 	case "explain":
