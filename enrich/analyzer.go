@@ -62,6 +62,10 @@ type AnalyzerOptions struct {
 	SystemPrompt string
 	// Model names the model in the analysis.
 	Model string
+	// Anonymize replaces the alert's object names (namespace, pod, node,
+	// workload...) by placeholders in the prompt, events and logs included,
+	// and puts them back in the answer (see Anonymizer).
+	Anonymize bool
 }
 
 // LLMAnalyzer is the Analyzer of foresight enrich: context from the
@@ -145,7 +149,12 @@ func (an *LLMAnalyzer) Analyze(ctx context.Context, a Alert) Analysis {
 		out.Unavailable = append(out.Unavailable, an.r.Redact(u.String()))
 	}
 
-	alertText := an.describeAlert(a)
+	hide, reveal := func(s string) string { return s }, func(s string) string { return s }
+	if an.o.Anonymize {
+		anon := NewAnonymizer(a.Labels, res.Objects)
+		hide, reveal = anon.Hide, anon.Reveal
+	}
+	alertText := hide(an.describeAlert(a))
 	if len(out.Unavailable) > 0 {
 		alertText += "Context that could not be gathered: " + strings.Join(out.Unavailable, "; ") + "\n"
 	}
@@ -156,7 +165,7 @@ func (an *LLMAnalyzer) Analyze(ctx context.Context, a Alert) Analysis {
 	for attempt := 0; ; attempt++ {
 		ctxText := ""
 		if budget > 0 {
-			ctxText = an.r.Redact(kubecontext.Render(res, budget))
+			ctxText = hide(an.r.Redact(kubecontext.Render(res, budget)))
 		}
 		user := alertText + "\n" + ctxText
 		estimate := logselect.EstimateTokens(an.o.SystemPrompt) + logselect.EstimateTokens(user)
@@ -194,9 +203,9 @@ func (an *LLMAnalyzer) Analyze(ctx context.Context, a Alert) Analysis {
 		out.Notes = append(out.Notes, "the answer hit max_tokens and may be cut")
 	}
 	rootCause, commands := parseAnswer(resp.Content)
-	out.RootCause = an.r.Redact(rootCause)
+	out.RootCause = an.r.Redact(reveal(rootCause))
 	for _, cmd := range commands {
-		r := an.c.Check(ctx, an.r.Redact(cmd), a.Labels["namespace"])
+		r := an.c.Check(ctx, an.r.Redact(reveal(cmd)), a.Labels["namespace"])
 		an.metrics.suggestions.WithLabelValues(r.Verdict).Inc()
 		out.Commands = append(out.Commands, CheckedCommand{Command: r.Command, Verdict: r.Verdict, Problems: r.Problems})
 	}

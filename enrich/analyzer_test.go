@@ -180,3 +180,47 @@ func TestAnalyzeWithoutClusterOrModel(t *testing.T) {
 		t.Errorf("readable form hides the failures:\n%s", text)
 	}
 }
+
+func TestAnonymizer(t *testing.T) {
+	a := NewAnonymizer(map[string]string{"namespace": "prod", "pod": "api-7d9f8b6c5d-x2x9k", "deployment": "api"}, map[string][]string{"node": {"worker.1"}})
+	in := `pod prod/api-7d9f8b6c5d-x2x9k of deployment api on worker.1; api-gateway and workerX1 and "api" stay apart`
+	hidden := a.Hide(in)
+	want := `pod namespace-1/pod-1 of deployment deployment-1 on node-1; api-gateway and workerX1 and "deployment-1" stay apart`
+	if hidden != want {
+		t.Errorf("Hide:\n got %s\nwant %s", hidden, want)
+	}
+	if back := a.Reveal(hidden); back != in {
+		t.Errorf("Reveal:\n got %s\nwant %s", back, in)
+	}
+}
+
+// TestSeedLabAnonymized: with anonymisation, no object name reaches the
+// model (events and logs included), and the answer's placeholders are put
+// back before the commands are checked against the cluster.
+func TestSeedLabAnonymized(t *testing.T) {
+	answer := `{"root_cause":"pod-1 in namespace-1 cannot reach its database.","commands":["kubectl logs pod-1 -n namespace-1 --previous","kubectl describe pod pod-1 -n namespace-1"]}`
+	srv := fakellm.New(t, fakellm.Reply{Content: answer})
+	an := NewAnalyzer(kubecontext.New(labAPIServer(t), kubecontext.Options{}), newLLM(t, srv, false), labChecker(), nil, AnalyzerOptions{Anonymize: true}, nil, nil)
+	got := an.Analyze(t.Context(), labAlert())
+	var pb strings.Builder
+	for _, m := range srv.Requests[0]["messages"].([]any) {
+		pb.WriteString(m.(map[string]any)["content"].(string))
+	}
+	prompt := pb.String()
+	for _, name := range []string{labPod, "prod", "db-client", "worker-1"} {
+		if strings.Contains(prompt, name) {
+			t.Errorf("prompt contains %q", name)
+		}
+	}
+	if !strings.Contains(prompt, "Connecting to database...") {
+		t.Error("anonymisation lost the evidence")
+	}
+	if got.RootCause != labPod+" in prod cannot reach its database." {
+		t.Errorf("root cause %q", got.RootCause)
+	}
+	for _, c := range got.Commands {
+		if c.Verdict != suggest.ReadOnly || !strings.Contains(c.Command, labPod) {
+			t.Errorf("command %q: %s %v", c.Command, c.Verdict, c.Problems)
+		}
+	}
+}

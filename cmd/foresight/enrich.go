@@ -74,7 +74,7 @@ type enrichOptions struct {
 	llmTimeout                          time.Duration
 	llmStream                           bool
 	kubeconfig                          string
-	noCluster                           bool
+	noCluster, anonymize                bool
 }
 
 // stringList is a repeatable string flag.
@@ -126,6 +126,7 @@ func runEnrich(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	fs.StringVar(&o.promptFile, "prompt-file", "", "`file` with the system prompt (default: a concise root cause and exactly two kubectl commands, as JSON)")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig `file` for cluster context (default: in-cluster, then $KUBECONFIG or ~/.kube/config; none: alerts are analysed from their labels)")
 	fs.BoolVar(&o.noCluster, "no-cluster", false, "gather no cluster context")
+	fs.BoolVar(&o.anonymize, "anonymize", false, "replace namespace, pod, node and workload names by placeholders in what the model sees, and put them back in its answer")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -323,7 +324,7 @@ func (o enrichOptions) buildAnalyzer(logger *slog.Logger, metrics *enrich.Metric
 		logger.Warn("no cluster access: alerts are analysed from their labels and annotations only", "hint", "give --kubeconfig or run in-cluster with a read-only ServiceAccount")
 	}
 	return enrich.NewAnalyzer(gatherer, model, checker, redactor, enrich.AnalyzerOptions{
-		ContextWindow: o.llmWindow, OutputReserve: o.llmMaxTokens, SystemPrompt: system, Model: o.llmModel,
+		ContextWindow: o.llmWindow, OutputReserve: o.llmMaxTokens, SystemPrompt: system, Model: o.llmModel, Anonymize: o.anonymize,
 	}, logger, metrics), nil
 }
 

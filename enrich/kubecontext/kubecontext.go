@@ -63,6 +63,20 @@ func (u Unavailable) String() string { return fmt.Sprintf("%s: %s (%s)", u.Sourc
 type Result struct {
 	Sections    []Section
 	Unavailable []Unavailable
+	// Objects are the objects met on the way, by kind ("node",
+	// "replicaset", "deployment"...): names to anonymise beyond the
+	// alert's labels.
+	Objects map[string][]string
+}
+
+func (r *Result) met(kind, name string) {
+	if name == "" {
+		return
+	}
+	if r.Objects == nil {
+		r.Objects = map[string][]string{}
+	}
+	r.Objects[kind] = append(r.Objects[kind], name)
 }
 
 // Gatherer reads context from one cluster.
@@ -146,6 +160,13 @@ func (g *Gatherer) pod(ctx context.Context, r *Result, ns, name, container strin
 		return
 	}
 	r.Sections = append(r.Sections, Section{Title: fmt.Sprintf("pod %s/%s status", ns, name), Body: podStatus(pod)})
+	r.met("node", pod.Spec.NodeName)
+	for _, c := range pod.Spec.Containers {
+		r.met("container", c.Name)
+	}
+	for _, o := range pod.OwnerReferences {
+		r.met(strings.ToLower(o.Kind), o.Name)
+	}
 	g.events(ctx, r, ns, "Pod", name)
 	g.owners(ctx, r, ns, pod.OwnerReferences)
 	if pod.Spec.NodeName != "" && pod.Status.Phase != corev1.PodRunning {
@@ -270,6 +291,7 @@ func (g *Gatherer) owners(ctx context.Context, r *Result, ns string, refs []meta
 				rs.Annotations["deployment.kubernetes.io/revision"], rs.Status.ReadyReplicas, rs.Status.Replicas)})
 			g.events(ctx, r, ns, "ReplicaSet", rs.Name)
 			for _, o := range rs.OwnerReferences {
+				r.met(strings.ToLower(o.Kind), o.Name)
 				if o.Kind == "Deployment" {
 					g.workload(ctx, r, ns, "deployment", o.Name)
 				}
@@ -397,8 +419,10 @@ func (g *Gatherer) logs(ctx context.Context, r *Result, ns, pod, container strin
 	if text == "" {
 		// Say so: an empty log is a fact for the model (the container
 		// printed nothing, or never ran: a pod on no node has no log).
-		r.Unavailable = append(r.Unavailable, Unavailable{"logs", "empty",
-			fmt.Sprintf("the %s log of %s/%s is empty", which, pod, container)})
+		r.Unavailable = append(r.Unavailable, Unavailable{
+			"logs", "empty",
+			fmt.Sprintf("the %s log of %s/%s is empty", which, pod, container),
+		})
 		return
 	}
 	r.Sections = append(r.Sections, Section{Title: fmt.Sprintf("%s log of container %s", which, container), Log: strings.Split(text, "\n")})
