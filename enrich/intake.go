@@ -94,9 +94,10 @@ func (in *Intake) handle(r *http.Request) (outcome string, code int, msg string)
 			return "too_large", http.StatusRequestEntityTooLarge,
 				fmt.Sprintf("body larger than %d bytes: set max_alerts on the webhook receiver, or raise --max-body-bytes", mbe.Limit)
 		}
-		// The client went away or the connection broke: nothing was stored
-		// and Alertmanager will retry.
-		return "read_error", http.StatusBadRequest, "reading the body: " + err.Error()
+		// The connection broke or stalled: nothing was stored. A 5xx, so
+		// that Alertmanager retries (a 4xx would drop the alerts).
+		in.logger.WarnContext(ctx, "webhook body unreadable; Alertmanager will retry", "err", err, "remote", r.RemoteAddr)
+		return "read_error", http.StatusInternalServerError, "reading the body: " + err.Error()
 	}
 	m, err := ParseWebhook(body)
 	if err != nil {

@@ -103,6 +103,20 @@ func TestIntake(t *testing.T) {
 	}
 }
 
+// brokenBody fails mid-read, as a connection that drops.
+type brokenBody struct{}
+
+func (brokenBody) Read([]byte) (int, error) { return 0, errors.New("connection reset by peer") }
+
+func TestIntakeBrokenBodyIsRetried(t *testing.T) {
+	q := openTestQueue(t, filepath.Join(t.TempDir(), "q.db"), QueueOptions{})
+	rec := httptest.NewRecorder()
+	NewIntake(q, IntakeOptions{}, nil, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/alerts", brokenBody{}))
+	if rec.Code < 500 {
+		t.Errorf("broken body: %d, want a 5xx so that Alertmanager retries", rec.Code)
+	}
+}
+
 func TestIntakeIdempotent(t *testing.T) {
 	good, _ := os.ReadFile(filepath.Join("testdata", "webhook", "am-0.34-firing.json"))
 	q := openTestQueue(t, filepath.Join(t.TempDir(), "q.db"), QueueOptions{})

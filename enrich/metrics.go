@@ -29,7 +29,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return &Metrics{
 		webhookRequests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_enrich_webhook_requests_total",
-			Help: "Webhook requests to /api/alerts by outcome: accepted, unauthorized, method, too_large, malformed, overload, store_error.",
+			Help: "Webhook requests to /api/alerts by outcome: accepted, unauthorized, method, too_large, malformed, read_error, overload, store_error.",
 		}, []string{"outcome"}),
 		webhookDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "foresight_enrich_webhook_duration_seconds",
