@@ -68,6 +68,7 @@ type Options struct {
 type Provider struct {
 	pred    Predictor
 	targets []Target // sorted
+	index   map[targetKey]int
 	opts    Options
 	log     *slog.Logger
 	metrics *providerMetrics
@@ -94,8 +95,9 @@ func NewProvider(pred Predictor, targets []Target, opts Options) *Provider {
 	}
 	ts := slices.Clone(targets)
 	sortTargets(ts)
-	p := &Provider{pred: pred, targets: ts, opts: opts, log: log, metrics: newProviderMetrics(opts.Registerer, ts)}
-	for _, t := range ts {
+	p := &Provider{pred: pred, targets: ts, index: make(map[targetKey]int, len(ts)), opts: opts, log: log, metrics: newProviderMetrics(opts.Registerer, ts)}
+	for i, t := range ts {
+		p.index[targetKey{t.Namespace, t.Kind, t.Name, t.Metric}] = i
 		ci := provider.CustomMetricInfo{GroupResource: t.Resource(), Namespaced: true, Metric: t.Metric}
 		if !slices.Contains(p.custom, ci) {
 			p.custom = append(p.custom, ci)
@@ -275,12 +277,13 @@ func (p *Provider) ListAllExternalMetrics() []provider.ExternalMetricInfo {
 	return slices.Clone(p.external)
 }
 
+// targetKey identifies a target.
+type targetKey struct{ namespace, kind, name, metric string }
+
 // find returns the target of a workload's metric.
 func (p *Provider) find(namespace, kind, name, metric string) (Target, bool) {
-	i, ok := slices.BinarySearchFunc(p.targets, Target{Namespace: namespace, Kind: kind, Name: name, Metric: metric}, func(a, b Target) int {
-		return strings.Compare(a.String(), b.String())
-	})
-	if !ok || kind == "" {
+	i, ok := p.index[targetKey{namespace, kind, name, metric}]
+	if !ok {
 		return Target{}, false
 	}
 	return p.targets[i], true

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -250,9 +251,14 @@ func TestPredictive(t *testing.T) {
 			web = x
 		}
 	}
-	want, err := e.pred.Predict(context.Background(), scaler.Ref{Namespace: "shop", Name: "deployment/web"}, web.Policy)
-	if err != nil {
-		t.Fatal(err)
+	// The Observer hears of a fit just before the predictor stores the
+	// model: ask until it is there.
+	var want scaler.Prediction
+	for deadline := time.Now().Add(10 * time.Second); want.Model == "" && time.Now().Before(deadline); goruntime.Gosched() {
+		var err error
+		if want, err = e.pred.Predict(context.Background(), scaler.Ref{Namespace: "shop", Name: "deployment/web"}, web.Policy); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if want.Model == "" || want.Decision.Reason.Fallback() {
 		t.Fatalf("the predictor serves no forecast after its fit: %+v", want.Decision)
