@@ -96,7 +96,7 @@ func runMetricsAPIServer(ctx context.Context, args []string, stdout io.Writer, l
 	o := metricsAPIOptions{httpAddr: ":8080", refit: time.Hour, reselect: 24 * time.Hour, workers: 2}
 	adapter := &basecmd.AdapterBase{Name: "foresight-metrics-apiserver"}
 	adapter.CustomMetricsAdapterServerOptions = options.NewCustomMetricsAdapterServerOptions()
-	serving := adapter.CustomMetricsAdapterServerOptions.SecureServing
+	serving := adapter.SecureServing
 	serving.BindPort = 6443 // no privileged port, so that it runs as non-root
 	// Without --tls-cert-file or --cert-dir the self-signed certificate is
 	// kept in memory (the APIService then needs insecureSkipTLSVerify or
@@ -147,6 +147,21 @@ func runMetricsAPIServer(ctx context.Context, args []string, stdout io.Writer, l
 	dyn, err := adapter.DynamicClient()
 	if err != nil {
 		return fmt.Errorf("%w (outside the cluster, give --lister-kubeconfig)", err)
+	}
+	if o.external {
+		// Refuse to compete with KEDA for external.metrics.k8s.io; a read
+		// that fails (no RBAC on apiservices) is only logged.
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		owner, err := metricsapi.CheckExternalOwner(cctx, dyn)
+		cancel()
+		switch {
+		case errors.Is(err, metricsapi.ErrKEDAOwnsExternal):
+			return err
+		case err != nil:
+			logger.WarnContext(ctx, "could not check which server owns external.metrics.k8s.io: make sure it is not KEDA's", "err", err)
+		case owner != "":
+			logger.InfoContext(ctx, "external.metrics.k8s.io is routed to a Service already: HPAs reach this server only if it is this one", "service", owner)
+		}
 	}
 	prov := metricsapi.NewProvider(pred, targets, metricsapi.Options{
 		Lister: metricsapi.DynamicLister{Client: dyn}, Registerer: reg, Logger: logger.With("component", "metricsapi"),
