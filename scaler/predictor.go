@@ -442,8 +442,10 @@ func (pr *Predictor) fit(e *entry, p Policy) {
 	start := time.Now()
 	m, sel, peak, excludedN, err := pr.fitModel(ctx, p, prev)
 	took := time.Since(start)
+	// The observer hears of the fit once the model serves, so that whoever
+	// waits on it (a metric, a test) finds it in place.
 	if pr.opts.Observer != nil {
-		pr.opts.Observer.Fitted(p, m, sel, took, excludedN, err)
+		defer pr.opts.Observer.Fitted(p, m, sel, took, excludedN, err)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
