@@ -15,6 +15,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/foresight-aiops/foresight/promsource"
@@ -26,14 +28,66 @@ import (
 // being dropped by the API server.
 type release struct {
 	Rendered
-	Deployment     *appsv1.Deployment
+	Deployment     *appsv1.Deployment // the scaler's
 	Services       map[string]*corev1.Service
 	ConfigMap      *corev1.ConfigMap
 	ServiceAccount *corev1.ServiceAccount
 	PDB            *policyv1.PodDisruptionBudget
 	ServiceMonitor map[string]any
 	Kinds          []string // every object's kind, in order
-	RBACDocuments  []string // Role, ClusterRole and bindings: foresight needs none
+	RBACDocuments  []string // Role, ClusterRole and bindings outside the metrics API server's: foresight serve needs none
+
+	// MetricsAPI holds the objects of the metrics API server
+	// (metricsApi.enabled), told apart by their component label; nil
+	// without it.
+	MetricsAPI *metricsAPIRelease
+}
+
+// metricsAPIRelease is what metricsApi.enabled renders.
+type metricsAPIRelease struct {
+	Deployment          *appsv1.Deployment
+	Service             *corev1.Service
+	ConfigMap           *corev1.ConfigMap // the targets file
+	ServiceAccount      *corev1.ServiceAccount
+	APIServices         map[string]*apiService
+	ClusterRoles        map[string]*rbacv1.ClusterRole
+	ClusterRoleBindings map[string]*rbacv1.ClusterRoleBinding
+	RoleBindings        map[string]*rbacv1.RoleBinding // by namespace/name
+}
+
+// apiService is apiregistration.k8s.io/v1 APIService, whose Go types are
+// in k8s.io/kube-aggregator (a module this one does not otherwise need);
+// the fields are the API's, so that strict decoding catches a misspelt one.
+type apiService struct {
+	metav1.TypeMeta `json:",inline"`
+	Metadata        metav1.ObjectMeta `json:"metadata"`
+	Spec            struct {
+		Group   string `json:"group"`
+		Version string `json:"version"`
+		Service *struct {
+			Namespace string `json:"namespace"`
+			Name      string `json:"name"`
+			Port      *int32 `json:"port"`
+		} `json:"service"`
+		InsecureSkipTLSVerify bool   `json:"insecureSkipTLSVerify"`
+		CABundle              []byte `json:"caBundle"`
+		GroupPriorityMinimum  int32  `json:"groupPriorityMinimum"`
+		VersionPriority       int32  `json:"versionPriority"`
+	} `json:"spec"`
+}
+
+// metricsAPIComponent is the app.kubernetes.io/component label of the
+// metrics API server's objects.
+const metricsAPIComponent = "metrics-apiserver"
+
+func (r *release) metricsAPI() *metricsAPIRelease {
+	if r.MetricsAPI == nil {
+		r.MetricsAPI = &metricsAPIRelease{
+			APIServices: map[string]*apiService{}, ClusterRoles: map[string]*rbacv1.ClusterRole{},
+			ClusterRoleBindings: map[string]*rbacv1.ClusterRoleBinding{}, RoleBindings: map[string]*rbacv1.RoleBinding{},
+		}
+	}
+	return r.MetricsAPI
 }
 
 func render(t *testing.T, o Options) release {
@@ -44,19 +98,58 @@ func render(t *testing.T, o Options) release {
 	}
 	rel := release{Rendered: r, Services: map[string]*corev1.Service{}}
 	for doc := range strings.SplitSeq(r.Manifest, "\n---") {
-		var head struct{ Kind string }
+		var head struct {
+			Kind     string
+			Metadata struct{ Labels map[string]string }
+		}
 		if err := sigsyaml.Unmarshal([]byte(doc), &head); err != nil {
 			t.Fatalf("rendered YAML does not parse: %v\n%s", err, doc)
 		}
 		if head.Kind == "" {
 			continue
 		}
+		metricsAPI := head.Metadata.Labels["app.kubernetes.io/component"] == metricsAPIComponent
 		rel.Kinds = append(rel.Kinds, head.Kind)
 		strict := func(into any) {
 			t.Helper()
 			if err := sigsyaml.UnmarshalStrict([]byte(doc), into); err != nil {
 				t.Fatalf("%s does not decode strictly into the API's type: %v\n%s", head.Kind, err, doc)
 			}
+		}
+		switch {
+		case metricsAPI && head.Kind == "Deployment":
+			rel.metricsAPI().Deployment = new(appsv1.Deployment)
+			strict(rel.MetricsAPI.Deployment)
+		case metricsAPI && head.Kind == "Service":
+			rel.metricsAPI().Service = new(corev1.Service)
+			strict(rel.MetricsAPI.Service)
+		case metricsAPI && head.Kind == "ConfigMap":
+			rel.metricsAPI().ConfigMap = new(corev1.ConfigMap)
+			strict(rel.MetricsAPI.ConfigMap)
+		case metricsAPI && head.Kind == "ServiceAccount":
+			rel.metricsAPI().ServiceAccount = new(corev1.ServiceAccount)
+			strict(rel.MetricsAPI.ServiceAccount)
+		case metricsAPI && head.Kind == "APIService":
+			a := new(apiService)
+			strict(a)
+			rel.metricsAPI().APIServices[a.Metadata.Name] = a
+		case metricsAPI && head.Kind == "ClusterRole":
+			r := new(rbacv1.ClusterRole)
+			strict(r)
+			rel.metricsAPI().ClusterRoles[r.Name] = r
+		case metricsAPI && head.Kind == "ClusterRoleBinding":
+			b := new(rbacv1.ClusterRoleBinding)
+			strict(b)
+			rel.metricsAPI().ClusterRoleBindings[b.Name] = b
+		case metricsAPI && head.Kind == "RoleBinding":
+			b := new(rbacv1.RoleBinding)
+			strict(b)
+			rel.metricsAPI().RoleBindings[b.Namespace+"/"+b.Name] = b
+		case metricsAPI:
+			t.Errorf("unexpected kind %s rendered for the metrics API server: add it to this test, with its assertions", head.Kind)
+		}
+		if metricsAPI {
+			continue
 		}
 		switch head.Kind {
 		case "Deployment":
@@ -256,36 +349,50 @@ func TestFullValues(t *testing.T) {
 
 // TestSecurityContext: non-root, read-only root file system, no
 // capabilities, no privilege escalation, the runtime's seccomp profile,
-// whatever the values.
+// whatever the values, for the scaler's pods and the metrics API server's.
 func TestSecurityContext(t *testing.T) {
 	for _, file := range goodValues(t) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			rel := render(t, Options{ValueFiles: []string{file}})
-			pod := rel.Deployment.Spec.Template.Spec
-			psc := pod.SecurityContext
-			if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 ||
-				psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-				t.Errorf("pod securityContext %+v: want runAsNonRoot, a non-zero runAsUser and seccomp RuntimeDefault", psc)
-			}
-			if pod.HostNetwork || pod.HostPID || pod.HostIPC {
-				t.Error("the pod shares a host namespace")
-			}
-			sc := container(t, rel).SecurityContext
-			switch {
-			case sc == nil:
-				t.Fatal("no container securityContext")
-			case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
-				t.Error("root file system is writable")
-			case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
-				t.Error("privilege escalation is allowed")
-			case sc.Privileged != nil && *sc.Privileged:
-				t.Error("container is privileged")
-			case sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0:
-				t.Errorf("capabilities %+v, want drop ALL and add none", sc.Capabilities)
-			case sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault:
-				t.Errorf("container seccomp %+v, want RuntimeDefault", sc.SeccompProfile)
+			checkHardening(t, rel.Deployment)
+			if rel.MetricsAPI != nil {
+				checkHardening(t, rel.MetricsAPI.Deployment)
 			}
 		})
+	}
+}
+
+func checkHardening(t *testing.T, d *appsv1.Deployment) {
+	t.Helper()
+	if d == nil {
+		t.Fatal("no Deployment")
+	}
+	pod := d.Spec.Template.Spec
+	if len(pod.Containers) != 1 || len(pod.InitContainers) > 0 {
+		t.Fatalf("Deployment %s: %d containers and %d init containers, want one container", d.Name, len(pod.Containers), len(pod.InitContainers))
+	}
+	psc := pod.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 ||
+		psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("%s: pod securityContext %+v: want runAsNonRoot, a non-zero runAsUser and seccomp RuntimeDefault", d.Name, psc)
+	}
+	if pod.HostNetwork || pod.HostPID || pod.HostIPC {
+		t.Errorf("%s: the pod shares a host namespace", d.Name)
+	}
+	sc := pod.Containers[0].SecurityContext
+	switch {
+	case sc == nil:
+		t.Fatalf("%s: no container securityContext", d.Name)
+	case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+		t.Errorf("%s: root file system is writable", d.Name)
+	case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+		t.Errorf("%s: privilege escalation is allowed", d.Name)
+	case sc.Privileged != nil && *sc.Privileged:
+		t.Errorf("%s: container is privileged", d.Name)
+	case sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0:
+		t.Errorf("%s: capabilities %+v, want drop ALL and add none", d.Name, sc.Capabilities)
+	case sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault:
+		t.Errorf("%s: container seccomp %+v, want RuntimeDefault", d.Name, sc.SeccompProfile)
 	}
 }
 
@@ -293,7 +400,10 @@ func TestSecurityContext(t *testing.T) {
 // (datasources come from its own configuration, ScaledObjects arrive in
 // KEDA's requests), so least privilege is none: no Role or ClusterRole of
 // any verb, no binding, and no ServiceAccount token in the pod. Secrets
-// reach it only as the files its values name, never through the API.
+// reach it only as the files its values name, never through the API. The
+// one exception is the metrics API server's own RBAC (metricsApi.enabled),
+// which TestMetricsAPIRBAC checks rule by rule: none of it may name the
+// scaler's ServiceAccount, and none may exist without metricsApi.
 func TestNoKubernetesAPIAccess(t *testing.T) {
 	for _, file := range goodValues(t) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
@@ -301,6 +411,24 @@ func TestNoKubernetesAPIAccess(t *testing.T) {
 			if len(rel.RBACDocuments) > 0 {
 				t.Errorf("the chart grants API access, which foresight serve never uses; if a feature now needs it, "+
 					"grant only get, list and watch, never on secrets, and change this test:\n%s", strings.Join(rel.RBACDocuments, "\n---"))
+			}
+			if m := rel.MetricsAPI; m != nil {
+				scalerSA := rel.Deployment.Spec.Template.Spec.ServiceAccountName
+				if m.ServiceAccount == nil || m.ServiceAccount.Name == scalerSA {
+					t.Errorf("the metrics API server must run as its own ServiceAccount, not the scaler's %q: %+v", scalerSA, m.ServiceAccount)
+				}
+				var subjects []rbacv1.Subject
+				for _, b := range m.ClusterRoleBindings {
+					subjects = append(subjects, b.Subjects...)
+				}
+				for _, b := range m.RoleBindings {
+					subjects = append(subjects, b.Subjects...)
+				}
+				for _, s := range subjects {
+					if s.Kind == rbacv1.ServiceAccountKind && s.Name == scalerSA && s.Namespace == rel.Deployment.Namespace {
+						t.Errorf("the scaler's ServiceAccount %s is bound to a role by the metrics API server's RBAC", scalerSA)
+					}
+				}
 			}
 			pod := rel.Deployment.Spec.Template.Spec
 			if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {

@@ -72,8 +72,20 @@ func newSecretStore(t *testing.T) (secretStore, *testcerts.CA) {
 // the prefix that stands for the container's /.
 func mount(t *testing.T, rel release, secrets secretStore) string {
 	t.Helper()
+	return mountPod(t, rel.Deployment.Spec.Template.Spec, []*corev1.ConfigMap{rel.ConfigMap}, secrets)
+}
+
+// mountPod is mount for any pod of the release, given the ConfigMaps the
+// chart renders (nil entries are skipped).
+func mountPod(t *testing.T, pod corev1.PodSpec, configMaps []*corev1.ConfigMap, secrets secretStore) string {
+	t.Helper()
 	root := t.TempDir()
-	pod := rel.Deployment.Spec.Template.Spec
+	cms := map[string]*corev1.ConfigMap{}
+	for _, cm := range configMaps {
+		if cm != nil {
+			cms[cm.Name] = cm
+		}
+	}
 	volumes := map[string]corev1.Volume{}
 	for _, v := range pod.Volumes {
 		volumes[v.Name] = v
@@ -87,11 +99,12 @@ func mount(t *testing.T, rel release, secrets secretStore) string {
 		var items []corev1.KeyToPath
 		switch {
 		case v.ConfigMap != nil:
-			if rel.ConfigMap == nil || rel.ConfigMap.Name != v.ConfigMap.Name {
+			cm, ok := cms[v.ConfigMap.Name]
+			if !ok {
 				t.Fatalf("volume %s mounts ConfigMap %s, which the chart does not render", v.Name, v.ConfigMap.Name)
 			}
 			data = map[string][]byte{}
-			for k, s := range rel.ConfigMap.Data {
+			for k, s := range cm.Data {
 				data[k] = []byte(s)
 			}
 			items = v.ConfigMap.Items

@@ -103,3 +103,83 @@ from a Secret in datasourceSecrets.
 {{- fail "foresight: tls.clientCA (mutual TLS) needs tls.enabled=true and tls.secretName" }}
 {{- end }}
 {{- end }}
+
+{{/*
+The metrics API server (metricsApi): its objects are named FULLNAME-metrics (at most 63 characters),
+and its pods carry their own app.kubernetes.io/name, so that neither the scaler's Services nor its
+PodDisruptionBudget select them.
+*/}}
+{{- define "foresight.metricsApi.fullname" -}}
+{{- printf "%s-metrics" (include "foresight.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "foresight.metricsApi.selectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-metrics-apiserver" (include "foresight.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "foresight.metricsApi.labels" -}}
+helm.sh/chart: {{ include "foresight.chart" . }}
+{{ include "foresight.metricsApi.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: metrics-apiserver
+app.kubernetes.io/part-of: foresight
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "foresight.metricsApi.serviceAccountName" -}}
+{{- default (include "foresight.metricsApi.fullname" .) .Values.metricsApi.serviceAccount.name }}
+{{- end }}
+
+{{- define "foresight.targetsDir" -}}/etc/foresight/targets{{- end }}
+{{- define "foresight.metricsApi.tlsDir" -}}/etc/foresight/metrics-tls{{- end }}
+
+{{/* The APIService that routes external.metrics.k8s.io: only one server may own it in a cluster. */}}
+{{- define "foresight.externalAPIService" -}}v1beta1.external.metrics.k8s.io{{- end }}
+
+{{/*
+foresight.metricsApi.validate refuses metricsApi values that would give a server that cannot start,
+an APIService the API server cannot trust, or external metrics taken away from KEDA.
+
+The KEDA check reads the cluster with lookup, which `helm install` and `helm upgrade` do, but
+`helm template` and `helm install --dry-run` (client side) do not: there lookup returns nothing and
+only metricsApi.kedaInstalled can stop the render.
+*/}}
+{{- define "foresight.metricsApi.validate" -}}
+{{- $m := .Values.metricsApi }}
+{{- if not $m.enabled }}
+{{- if or $m.externalMetrics $m.targets }}
+{{- fail "foresight: metricsApi.externalMetrics and metricsApi.targets need metricsApi.enabled=true (the metrics API server is off by default)" }}
+{{- end }}
+{{- else }}
+{{- if not $m.targets }}
+{{- fail "foresight: metricsApi.enabled needs metricsApi.targets, the workloads to serve predictions for (see docs/metricsapi.md: namespace, kind, name, metric, policy)" }}
+{{- end }}
+{{- if and $m.tls.secretName (not $m.tls.caBundle) }}
+{{- fail "foresight: metricsApi.tls.secretName needs metricsApi.tls.caBundle, the base64 PEM of the CA that signed it, so that the API server can verify the metrics API server (or leave both empty for a self-signed certificate and insecureSkipTLSVerify)" }}
+{{- end }}
+{{- if and $m.tls.caBundle (not $m.tls.secretName) }}
+{{- fail "foresight: metricsApi.tls.caBundle without metricsApi.tls.secretName: the server would present a self-signed certificate the caBundle does not sign; give the Secret with tls.crt and tls.key" }}
+{{- end }}
+{{- if $m.externalMetrics }}
+{{- if $m.kedaInstalled }}
+{{- fail (printf "foresight: metricsApi.externalMetrics=true but metricsApi.kedaInstalled=true: KEDA's metrics adapter owns %s, and a second APIService would take every ScaledObject's metrics away from it. Leave externalMetrics false and use HPA metrics of type Object (custom.metrics.k8s.io), or foresight serve with a ScaledObject" (include "foresight.externalAPIService" .)) }}
+{{- end }}
+{{- $existing := lookup "apiregistration.k8s.io/v1" "APIService" "" (include "foresight.externalAPIService" .) }}
+{{- with $existing }}
+{{- $svc := dig "spec" "service" dict . }}
+{{- $svcName := dig "name" "" $svc }}
+{{- $svcNamespace := dig "namespace" "" $svc }}
+{{- $ours := and (eq $svcName (include "foresight.metricsApi.fullname" $)) (eq $svcNamespace $.Release.Namespace) }}
+{{- if not $ours }}
+{{- $keda := or (eq (dig "metadata" "labels" "app.kubernetes.io/part-of" "" .) "keda-operator") (hasPrefix "keda-" $svcName) }}
+{{- if $keda }}
+{{- fail (printf "foresight: metricsApi.externalMetrics=true, but KEDA owns %s in this cluster (it routes to Service %s/%s): a second APIService would take every ScaledObject's metrics away from KEDA. Leave externalMetrics false and use HPA metrics of type Object (custom.metrics.k8s.io), or foresight serve with a ScaledObject" (include "foresight.externalAPIService" $) $svcNamespace $svcName) }}
+{{- else }}
+{{- fail (printf "foresight: metricsApi.externalMetrics=true, but %s already routes to Service %s/%s: only one server may own external.metrics.k8s.io. Remove that adapter first, or leave externalMetrics false and use HPA metrics of type Object" (include "foresight.externalAPIService" $) $svcNamespace $svcName) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
