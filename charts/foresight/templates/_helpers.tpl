@@ -172,7 +172,8 @@ only metricsApi.kedaInstalled can stop the render.
 {{- $svcNamespace := dig "namespace" "" $svc }}
 {{- $ours := and (eq $svcName (include "foresight.metricsApi.fullname" $)) (eq $svcNamespace $.Release.Namespace) }}
 {{- if not $ours }}
-{{- $keda := or (eq (dig "metadata" "labels" "app.kubernetes.io/part-of" "" .) "keda-operator") (hasPrefix "keda-" $svcName) }}
+{{- $labels := dig "metadata" "labels" dict . | default dict }}
+{{- $keda := or (eq (get $labels "app.kubernetes.io/part-of" | toString) "keda-operator") (hasPrefix "keda-" $svcName) }}
 {{- if $keda }}
 {{- fail (printf "foresight: metricsApi.externalMetrics=true, but KEDA owns %s in this cluster (it routes to Service %s/%s): a second APIService would take every ScaledObject's metrics away from KEDA. Leave externalMetrics false and use HPA metrics of type Object (custom.metrics.k8s.io), or foresight serve with a ScaledObject" (include "foresight.externalAPIService" $) $svcNamespace $svcName) }}
 {{- else }}
