@@ -49,6 +49,8 @@ type metricsAPIRelease struct {
 	Service             *corev1.Service
 	ConfigMap           *corev1.ConfigMap // the targets file
 	ServiceAccount      *corev1.ServiceAccount
+	PDB                 *policyv1.PodDisruptionBudget
+	ServiceMonitor      map[string]any
 	APIServices         map[string]*apiService
 	ClusterRoles        map[string]*rbacv1.ClusterRole
 	ClusterRoleBindings map[string]*rbacv1.ClusterRoleBinding
@@ -129,6 +131,11 @@ func render(t *testing.T, o Options) release {
 		case metricsAPI && head.Kind == "ServiceAccount":
 			rel.metricsAPI().ServiceAccount = new(corev1.ServiceAccount)
 			strict(rel.MetricsAPI.ServiceAccount)
+		case metricsAPI && head.Kind == "PodDisruptionBudget":
+			rel.metricsAPI().PDB = new(policyv1.PodDisruptionBudget)
+			strict(rel.MetricsAPI.PDB)
+		case metricsAPI && head.Kind == "ServiceMonitor":
+			strict(&rel.metricsAPI().ServiceMonitor)
 		case metricsAPI && head.Kind == "APIService":
 			a := new(apiService)
 			strict(a)

@@ -46,7 +46,7 @@ var metricsAPICases = []struct {
 	external, listWorkloads bool
 }{
 	{"custom", nil, false, true},
-	{"external", []string{"metricsApi.externalMetrics=true"}, true, true},
+	{"external", []string{"metricsApi.externalMetrics=true", "serviceMonitor.enabled=true"}, true, true},
 	{"no-lister", []string{"metricsApi.rbac.listWorkloads=false"}, false, false},
 }
 
@@ -83,6 +83,28 @@ func TestMetricsAPIObjects(t *testing.T) {
 			}
 			if rel.PDB != nil && labels.SelectorFromSet(rel.PDB.Spec.Selector.MatchLabels).Matches(labels.Set(pod.Labels)) {
 				t.Error("the scaler's PodDisruptionBudget counts the metrics API pods")
+			}
+			if m.PDB == nil || !labels.SelectorFromSet(m.PDB.Spec.Selector.MatchLabels).Matches(labels.Set(pod.Labels)) ||
+				labels.SelectorFromSet(m.PDB.Spec.Selector.MatchLabels).Matches(labels.Set(scalerPod.Labels)) {
+				t.Errorf("want a PodDisruptionBudget of the metrics API pods alone (drains must leave one answering the APIServices), got %+v", m.PDB)
+			}
+			if (m.ServiceMonitor != nil) != (rel.ServiceMonitor != nil) {
+				t.Errorf("serviceMonitor.enabled must scrape both servers or neither: scaler %v, metrics API %v", rel.ServiceMonitor != nil, m.ServiceMonitor != nil)
+			}
+			if m.ServiceMonitor != nil {
+				spec, _ := m.ServiceMonitor["spec"].(map[string]any)
+				match, _ := spec["selector"].(map[string]any)["matchLabels"].(map[string]any)
+				set := labels.Set{}
+				for k, v := range match {
+					set[k], _ = v.(string)
+				}
+				if !labels.SelectorFromSet(set).Matches(labels.Set(m.Service.Labels)) {
+					t.Errorf("the metrics API ServiceMonitor selects %v, which the metrics Service (%v) does not carry", set, m.Service.Labels)
+				}
+				eps, _ := spec["endpoints"].([]any)
+				if len(eps) != 1 || eps[0].(map[string]any)["port"] != "http" {
+					t.Errorf("metrics API ServiceMonitor endpoints %v, want the http port", eps)
+				}
 			}
 			ports := map[string]int32{}
 			for _, p := range c.Ports {
