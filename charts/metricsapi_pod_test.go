@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -219,4 +220,16 @@ func freeLoopbackPort(t *testing.T) string {
 	defer l.Close()
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	return port
+}
+
+// TestMetricsAPIBinaryRefusesUnknownFlag is the control of
+// TestMetricsAPIPodStarts: metrics-apiserver checks its flags (a flag of
+// foresight serve's TLS, which the chart might have copied, is refused),
+// so a flag the chart got wrong fails there.
+func TestMetricsAPIBinaryRefusesUnknownFlag(t *testing.T) {
+	out, err := exec.Command(foresightBin, "metrics-apiserver", "--targets=x.yaml", "--demo", "--tls-key-file=tls.key").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "tls-key-file") {
+		t.Errorf("foresight metrics-apiserver --tls-key-file: %v\n%s\nwant exit code 2 naming the flag", err, out)
+	}
 }

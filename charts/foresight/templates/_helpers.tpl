@@ -155,6 +155,9 @@ only metricsApi.kedaInstalled can stop the render.
 {{- if not $m.targets }}
 {{- fail "foresight: metricsApi.enabled needs metricsApi.targets, the workloads to serve predictions for (see docs/metricsapi.md: namespace, kind, name, metric, policy)" }}
 {{- end }}
+{{- if eq (int $m.httpPort) (int $m.securePort) }}
+{{- fail (printf "foresight: metricsApi.httpPort and metricsApi.securePort are both %v: give them different ports" $m.httpPort) }}
+{{- end }}
 {{- if and $m.tls.secretName (not $m.tls.caBundle) }}
 {{- fail "foresight: metricsApi.tls.secretName needs metricsApi.tls.caBundle, the base64 PEM of the CA that signed it, so that the API server can verify the metrics API server (or leave both empty for a self-signed certificate and insecureSkipTLSVerify)" }}
 {{- end }}
