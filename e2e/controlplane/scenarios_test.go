@@ -150,8 +150,11 @@ func peakCap(t *testing.T, ctx context.Context, e *env) {
 	capped := e.plain.counter(t, "foresight_scaler_decisions_total", with(labels, "reason", "peak_cap"))
 	t.Logf("history peak %.0f, forecast %.0f, served %.0f, %g decisions by the peak cap, at most %d replicas",
 		peak, predicted, served, capped, capReplicas)
-	if !(capped > 0) || !(predicted > factor*peak) {
-		t.Errorf("the peak cap never decided (forecast %.0f, cap %.0f): the scenario does not exercise it", predicted, factor*peak)
+	// The latest forecast may have come down to the cap by now (it adapts
+	// to the flat live load); the decisions counter says whether the cap
+	// ever cut one.
+	if !(capped > 0) {
+		t.Errorf("the peak cap never decided (latest forecast %.0f, cap %.0f): the scenario does not exercise it", predicted, factor*peak)
 	}
 	if served > factor*peak+1e-6 {
 		t.Errorf("served %.0f, above %g × the peak %.0f", served, factor, peak)
