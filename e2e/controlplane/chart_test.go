@@ -16,12 +16,7 @@ import (
 // CRDs the same way.
 func chartDryRun(t *testing.T, ctx context.Context, e *env) {
 	chartsDir := filepath.Join(repoRoot(), "charts")
-	render := filepath.Join(t.TempDir(), "render")
-	build := exec.CommandContext(ctx, "go", "build", "-o", render, "./cmd/render")
-	build.Dir = chartsDir
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build charts/cmd/render: %v\n%s", err, out)
-	}
+	render := buildRender(t, ctx)
 	if err := e.c.Apply(ctx, "apiVersion: v1\nkind: Namespace\nmetadata: {name: foresight}\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +29,9 @@ func chartDryRun(t *testing.T, ctx context.Context, e *env) {
 		// The ServiceMonitor's CRD (Prometheus Operator's) is not installed here.
 		{"full", []string{"--values", "testdata/good/full.yaml", "--set", "serviceMonitor.enabled=false"}},
 		{"kind", []string{"--values", "foresight/ci/kind-values.yaml"}},
+		// The metrics API server (issue 5): custom metrics only, since
+		// KEDA owns external.metrics.k8s.io in this cluster.
+		{"metricsapi", []string{"--values", "testdata/good/metricsapi.yaml"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.CommandContext(ctx, render, tc.args...)
@@ -78,4 +76,40 @@ func chartDryRun(t *testing.T, ctx context.Context, e *env) {
 			}
 		}
 	})
+}
+
+// buildRender builds charts/cmd/render (Helm's Go SDK; its own module).
+func buildRender(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	render := filepath.Join(t.TempDir(), "render")
+	build := exec.CommandContext(ctx, "go", "build", "-o", render, "./cmd/render")
+	build.Dir = filepath.Join(repoRoot(), "charts")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build charts/cmd/render: %v\n%s", err, out)
+	}
+	return render
+}
+
+// renderChart renders charts/foresight with args (values files relative to
+// charts/) and returns the documents whose kind is one of kinds.
+func renderChart(t *testing.T, ctx context.Context, kinds []string, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, buildRender(t, ctx), args...)
+	cmd.Dir = filepath.Join(repoRoot(), "charts")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("render %v: %v\n%s", args, err, stderr.String())
+	}
+	var keep []string
+	for _, doc := range strings.Split(string(out), "\n---") {
+		for _, k := range kinds {
+			if strings.Contains(doc, "\nkind: "+k+"\n") {
+				keep = append(keep, strings.TrimPrefix(doc, "\n"))
+				break
+			}
+		}
+	}
+	return strings.Join(keep, "\n---\n")
 }

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,9 +9,43 @@ import (
 	"testing"
 	"time"
 
+	authv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
 	"github.com/foresight-aiops/foresight/e2e/cluster"
 	"github.com/foresight-aiops/foresight/internal/tsdbtest"
 )
+
+// serviceAccountKubeconfig writes a kubeconfig for the ServiceAccount,
+// with a token from the TokenRequest API.
+func serviceAccountKubeconfig(t *testing.T, ctx context.Context, e *env, ns, sa, path string) string {
+	t.Helper()
+	var tok *authv1.TokenRequest
+	var err error
+	for range 20 {
+		tok, err = e.c.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authv1.TokenRequest{
+			Spec: authv1.TokenRequestSpec{ExpirationSeconds: new(int64(3600))},
+		}, metav1.CreateOptions{})
+		if err == nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("token for %s/%s: %v", ns, sa, err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["e2e"] = &clientcmdapi.Cluster{Server: e.c.Config.Host, CertificateAuthorityData: e.c.Config.CAData}
+	cfg.AuthInfos["e2e"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	cfg.Contexts["e2e"] = &clientcmdapi.Context{Cluster: "e2e", AuthInfo: "e2e"}
+	cfg.CurrentContext = "e2e"
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
 
 // TestMetricsAPI proves `foresight metrics-apiserver` (issue 5) on a
 // control plane without KEDA, which leaves external.metrics.k8s.io free:
@@ -52,10 +87,19 @@ func TestMetricsAPI(t *testing.T) {
 	}
 	httpAddr := freeAddr(t)
 	bin := buildForesight(t, dir)
+	// The server runs as the chart's ServiceAccount, with exactly the RBAC
+	// the chart grants it (and the HPA controller): if the chart forgot a
+	// permission, the aggregator's requests or the HPAs would fail here.
+	rbac := renderChart(t, ctx, []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"},
+		"--values", "testdata/good/metricsapi.yaml", "--set", "metricsApi.externalMetrics=true")
+	if err := c.Apply(ctx, "apiVersion: v1\nkind: Namespace\nmetadata: {name: foresight}\n---\n"+rbac); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := serviceAccountKubeconfig(t, ctx, e, "foresight", "foresight-metrics", filepath.Join(dir, "sa.kubeconfig"))
 	p, err := c.StartProcess("foresight-metrics-apiserver", bin, []string{
 		"metrics-apiserver", "--targets", targets, "--prometheus-url", vm.URL, "--enable-external-metrics",
 		"--secure-port", strconv.Itoa(port), "--bind-address", cluster.HostIP, "--cert-dir", filepath.Join(dir, "certs"),
-		"--lister-kubeconfig", c.Kubeconfig, "--authentication-kubeconfig", c.Kubeconfig, "--authorization-kubeconfig", c.Kubeconfig,
+		"--lister-kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
 		"--http-addr", httpAddr,
 	}, nil)
 	if err != nil {
