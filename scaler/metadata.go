@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/foresight-aiops/foresight/forecast"
+	"github.com/foresight-aiops/foresight/internal/editdist"
 )
 
 // ErrInvalidMetadata is wrapped by every error ParsePolicy returns: the
@@ -267,7 +268,7 @@ func suggestKey(k string) string {
 			if abs(len(lc)-len(lk)) > maxEdits {
 				continue
 			}
-			if dist := editDistance(lk, lc); dist < bestDist {
+			if dist := editdist.Levenshtein(lk, lc); dist < bestDist {
 				best, bestDist = cand, dist
 			}
 		}
@@ -280,27 +281,6 @@ func abs(n int) int {
 		return -n
 	}
 	return n
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // add records a problem of the key as written, joining it to any other

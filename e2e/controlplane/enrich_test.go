@@ -172,29 +172,33 @@ stringData: {password: hunter2-do-not-leak}
 	}
 }
 
-// readOnlyClient returns a client authenticated as the ServiceAccount,
-// with a short-lived token from the TokenRequest API.
+// readOnlyClient returns a client authenticated as the ServiceAccount.
 func readOnlyClient(t *testing.T, ctx context.Context, e *env, ns, sa string) kubernetes.Interface {
 	t.Helper()
-	var tok *authv1.TokenRequest
-	var err error
-	for range 20 { // the ServiceAccount may take a moment to appear
-		tok, err = e.c.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authv1.TokenRequest{
-			Spec: authv1.TokenRequestSpec{ExpirationSeconds: new(int64(600))},
-		}, metav1.CreateOptions{})
-		if err == nil {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("token for %s/%s: %v", ns, sa, err)
-	}
 	cfg := rest.AnonymousClientConfig(e.c.Config)
-	cfg.BearerToken = tok.Status.Token
+	cfg.BearerToken = serviceAccountToken(t, ctx, e, ns, sa)
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// serviceAccountToken returns an hour's token of the ServiceAccount from
+// the TokenRequest API, waiting a moment for the account to appear.
+func serviceAccountToken(t *testing.T, ctx context.Context, e *env, ns, sa string) string {
+	t.Helper()
+	var tok *authv1.TokenRequest
+	var err error
+	for range 20 {
+		tok, err = e.c.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authv1.TokenRequest{
+			Spec: authv1.TokenRequestSpec{ExpirationSeconds: new(int64(3600))},
+		}, metav1.CreateOptions{})
+		if err == nil {
+			return tok.Status.Token
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("token for %s/%s: %v", ns, sa, err)
+	return ""
 }

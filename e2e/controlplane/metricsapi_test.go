@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	authv1 "k8s.io/api/authentication/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -22,23 +20,9 @@ import (
 // with a token from the TokenRequest API.
 func serviceAccountKubeconfig(t *testing.T, ctx context.Context, e *env, ns, sa, path string) string {
 	t.Helper()
-	var tok *authv1.TokenRequest
-	var err error
-	for range 20 {
-		tok, err = e.c.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authv1.TokenRequest{
-			Spec: authv1.TokenRequestSpec{ExpirationSeconds: new(int64(3600))},
-		}, metav1.CreateOptions{})
-		if err == nil {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("token for %s/%s: %v", ns, sa, err)
-	}
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["e2e"] = &clientcmdapi.Cluster{Server: e.c.Config.Host, CertificateAuthorityData: e.c.Config.CAData}
-	cfg.AuthInfos["e2e"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	cfg.AuthInfos["e2e"] = &clientcmdapi.AuthInfo{Token: serviceAccountToken(t, ctx, e, ns, sa)}
 	cfg.Contexts["e2e"] = &clientcmdapi.Context{Cluster: "e2e", AuthInfo: "e2e"}
 	cfg.CurrentContext = "e2e"
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {

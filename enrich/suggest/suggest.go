@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/foresight-aiops/foresight/internal/editdist"
 )
 
 // Verdicts, from the best to the worst.
@@ -465,7 +467,7 @@ func similarity(a, b string) float64 {
 	if union > 0 {
 		j = float64(inter) / float64(union)
 	}
-	l := 1 - float64(levenshtein(a, b))/float64(max(len(a), len(b), 1))
+	l := 1 - float64(editdist.Levenshtein(a, b))/float64(max(len(a), len(b), 1))
 	return max(j, l)
 }
 
@@ -477,24 +479,4 @@ func words(s string) map[string]bool {
 		out[w] = true
 	}
 	return out
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
