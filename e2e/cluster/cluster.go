@@ -50,9 +50,9 @@ type Cluster struct {
 	// External is true when the cluster came from EnvKubeconfig.
 	External bool
 
-	procs  []*process
-	byName map[string]*process
-	ca     *authority
+	procs   []*process
+	byName  map[string]*process
+	ca      *authority
 	kcmCfg  string
 	etcdURL string
 }
