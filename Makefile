@@ -113,9 +113,10 @@ $(GOLANGCI_LINT):
 	mkdir -p $(dir $@)
 	GOBIN=$(dir $@) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VER)
 
-## lint: golangci-lint with .golangci.yml
+## lint: golangci-lint with .golangci.yml, on the main module and the e2e, charts and image modules
 lint: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
+	for m in e2e charts image; do (cd $$m && $(GOLANGCI_LINT) run --config ../.golangci.yml ./...) || exit 1; done
 
 lint-fix: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run --fix ./...

@@ -167,7 +167,7 @@ func (c *Cluster) Stop() {
 	}
 }
 
-// Start runs an extra process (VictoriaMetrics, Foresight) under the
+// StartProcess runs an extra process (VictoriaMetrics, Foresight) under the
 // cluster's supervision: it is logged in Dir/logs and stopped by Stop.
 func (c *Cluster) StartProcess(name, bin string, args, env []string) (*Process, error) {
 	p, err := start(c.Dir, name, bin, args, env)

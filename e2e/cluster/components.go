@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,7 +29,7 @@ func waitFor(ctx context.Context, p *process, timeout time.Duration, what string
 	defer cancel()
 	return poll(ctx, 250*time.Millisecond, what, func(ctx context.Context) (bool, error) {
 		if p != nil && !p.running() {
-			return false, fmt.Errorf("%s %w: %v\n%s", p.name, errExited, p.err, p.tail(3000))
+			return false, p.exitError()
 		}
 		return f(ctx)
 	})

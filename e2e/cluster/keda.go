@@ -120,7 +120,7 @@ func (c *Cluster) startKEDA(ctx context.Context) error {
 	return waitFor(ctx, nil, 120*time.Second, "APIService v1beta1.external.metrics.k8s.io Available", func(ctx context.Context) (bool, error) {
 		for _, p := range []*process{op, adapter} {
 			if !p.running() {
-				return false, fmt.Errorf("%s %w: %v\n%s", p.name, errExited, p.err, p.tail(3000))
+				return false, p.exitError()
 			}
 		}
 		return c.apiServiceAvailable(ctx, "v1beta1.external.metrics.k8s.io")

@@ -155,3 +155,11 @@ func poll(ctx context.Context, interval time.Duration, what string, f func(conte
 }
 
 var errExited = errors.New("exited")
+
+// exitError says that the process exited, how, and the end of its log.
+func (p *process) exitError() error {
+	if p.err == nil {
+		return fmt.Errorf("%s %w with status 0\n%s", p.name, errExited, p.tail(3000))
+	}
+	return fmt.Errorf("%s %w: %w\n%s", p.name, errExited, p.err, p.tail(3000))
+}

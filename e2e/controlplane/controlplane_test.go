@@ -48,7 +48,7 @@ func localEnv(t *testing.T, c *cluster.Cluster) *env {
 // the chart's release "foresight" and a VictoriaMetrics, both in
 // namespace foresight (FORESIGHT_E2E_NAMESPACE), reached through the API
 // server's service and pod proxies, so a kubeconfig is all the tests need.
-func externalEnv(t *testing.T, c *cluster.Cluster) *env {
+func externalEnv(c *cluster.Cluster) *env {
 	ns := os.Getenv("FORESIGHT_E2E_NAMESPACE")
 	if ns == "" {
 		ns = "foresight"
@@ -97,7 +97,7 @@ func TestControlPlane(t *testing.T) {
 	t.Cleanup(c.Stop)
 	var e *env
 	if c.External {
-		e = externalEnv(t, c)
+		e = externalEnv(c)
 	} else {
 		e = localEnv(t, c)
 	}

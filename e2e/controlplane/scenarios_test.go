@@ -133,11 +133,13 @@ func peakCap(t *testing.T, ctx context.Context, e *env) {
 	}
 	peak = math.Max(peak, 2000*1.02) // the live samples, with their jitter
 	capReplicas := int(math.Ceil(factor * peak / target))
-	e.apply(t, ctx, workload{namespace: ns, name: "surge", scaler: e.plain.grpc, minReplicas: 1, maxReplicas: 100,
+	e.apply(t, ctx, workload{
+		namespace: ns, name: "surge", scaler: e.plain.grpc, minReplicas: 1, maxReplicas: 100,
 		metadata: map[string]string{
 			"query": query("load", ns), "targetPerReplica": "100", "leadTime": "5m", "season": "1d",
 			"peakCapFactor": strconv.FormatFloat(factor, 'g', -1, 64),
-		}})
+		},
+	})
 	e.waitReplicas(t, ctx, ns, "surge", 3*time.Minute, "≥20 replicas", func(r int) bool { return r >= 20 })
 	for end := time.Now().Add(45 * time.Second); time.Now().Before(end); time.Sleep(time.Second) {
 		if r := e.replicas(t, ctx, ns, "surge"); r > capReplicas {
@@ -365,8 +367,10 @@ spec:
 	if err := e.c.Apply(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	e.apply(t, ctx, workload{namespace: ns, name: "secure", scaler: e.tls.grpc, authRef: "foresight-mtls", minReplicas: 1,
-		metadata: map[string]string{"query": query("load", ns), "targetPerReplica": "100", "season": "none"}})
+	e.apply(t, ctx, workload{
+		namespace: ns, name: "secure", scaler: e.tls.grpc, authRef: "foresight-mtls", minReplicas: 1,
+		metadata: map[string]string{"query": query("load", ns), "targetPerReplica": "100", "season": "none"},
+	})
 	e.waitReplicas(t, ctx, ns, "secure", 3*time.Minute, "≥7 replicas", func(r int) bool { return r >= 7 })
 	if n := e.tls.counter(t, "foresight_scaler_requests_total", map[string]string{"method": "GetMetrics", "code": "OK"}); !(n > 0) {
 		t.Errorf("the mTLS server answered no GetMetrics (%g)", n)
