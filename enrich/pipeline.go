@@ -164,15 +164,26 @@ func (p *Pipeline) redactAlert(a Alert) Alert {
 	return out
 }
 
+// take waits for the next record at stage, retrying a failed read every
+// second (logged); ok is false once ctx ends.
+func (p *Pipeline) take(ctx context.Context, stage Stage) (r Record, ok bool) {
+	for {
+		r, err := p.q.Take(ctx, stage)
+		if err == nil {
+			return r, true
+		}
+		if ctx.Err() != nil {
+			return r, false
+		}
+		p.logger.ErrorContext(ctx, "alert queue read", "err", err)
+		sleep(ctx, time.Second)
+	}
+}
+
 func (p *Pipeline) rawLoop(ctx context.Context) {
 	for {
-		r, err := p.q.Take(ctx, StageNew)
-		if err != nil {
-			if ctx.Err() == nil {
-				p.logger.ErrorContext(ctx, "alert queue read", "err", err)
-				sleep(ctx, time.Second)
-				continue
-			}
+		r, ok := p.take(ctx, StageNew)
+		if !ok {
 			return
 		}
 		id := r.Alert.CorrelationID()
@@ -271,13 +282,8 @@ func (p *Pipeline) markResolved(id string) {
 
 func (p *Pipeline) analysisLoop(ctx context.Context) {
 	for {
-		r, err := p.q.Take(ctx, StageRaw)
-		if err != nil {
-			if ctx.Err() == nil {
-				p.logger.ErrorContext(ctx, "alert queue read", "err", err)
-				sleep(ctx, time.Second)
-				continue
-			}
+		r, ok := p.take(ctx, StageRaw)
+		if !ok {
 			return
 		}
 		p.analyze(ctx, r)
