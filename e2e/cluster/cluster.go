@@ -50,6 +50,8 @@ type Cluster struct {
 	// External is true when the cluster came from EnvKubeconfig.
 	External bool
 
+	standalone bool
+
 	procs   []*process
 	byName  map[string]*process
 	ca      *authority
@@ -66,6 +68,10 @@ type Options struct {
 	// NoKEDA starts the control plane alone: no KEDA, so that
 	// external.metrics.k8s.io is free for another server.
 	NoKEDA bool
+	// Standalone (with NoKEDA) skips the network namespace that aggregated
+	// APIs need, so that the cluster can run beside another one (give it
+	// its own Dir). Nothing it runs can serve an APIService.
+	Standalone bool
 }
 
 // Start builds (or finds cached) binaries and starts the control plane and
@@ -108,8 +114,14 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			c.Stop()
 		}
 	}()
-	if err := setupNetwork(); err != nil {
-		return nil, err
+	if opts.Standalone && !opts.NoKEDA {
+		return nil, errors.New("cluster options: Standalone needs NoKEDA (KEDA serves an aggregated API)")
+	}
+	c.standalone = opts.Standalone
+	if !c.standalone {
+		if err := setupNetwork(); err != nil {
+			return nil, err
+		}
 	}
 	steps := []struct {
 		name string
@@ -162,7 +174,7 @@ func (c *Cluster) Stop() {
 		c.procs[i].stop(5 * time.Second)
 	}
 	c.procs = nil
-	if !c.External {
+	if !c.External && !c.standalone {
 		teardownNetwork()
 	}
 }
