@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -32,7 +33,10 @@ func warmServer(b *testing.B, n int) ([]*externalscaler.ScaledObjectRef, externa
 	if err != nil {
 		b.Fatal(err)
 	}
-	pr := NewPredictor(demoSources{src}, Options{Now: func() time.Time { return now }, Workers: 4})
+	// The metrics and the interceptor are part of every answer in
+	// production (foresight serve), so they are part of the benchmark.
+	metrics := NewMetrics(prometheus.NewRegistry())
+	pr := NewPredictor(demoSources{src}, Options{Now: func() time.Time { return now }, Workers: 4, Observer: metrics})
 	refs := make([]*externalscaler.ScaledObjectRef, n)
 	ctx := context.Background()
 	for i := range refs {
@@ -62,7 +66,7 @@ func warmServer(b *testing.B, n int) ([]*externalscaler.ScaledObjectRef, externa
 			time.Sleep(time.Millisecond)
 		}
 	}
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(ServerOptions(metrics)...)
 	externalscaler.RegisterExternalScalerServer(gs, NewServer(pr, nil))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

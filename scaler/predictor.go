@@ -138,6 +138,7 @@ type entry struct {
 	mu       sync.Mutex
 	policy   Policy
 	model    *forecast.Model
+	spec     string // model.Spec.String(), formatted once per fit
 	peak     float64
 	fittedAt time.Time
 	// sel is the last selection, made at selectedAt; refits reuse it.
@@ -247,7 +248,7 @@ func (pr *Predictor) answer(e *entry, p Policy, now time.Time) (Prediction, erro
 	pred.Stale = stale
 	in := policy.Input{Now: now, Reactive: e.reactive, Peak: e.peak}
 	if e.model != nil && p.Mode != ModeReactive {
-		pred.Model, pred.Params, pred.Periods, pred.Step = e.model.Spec.String(), e.model.Params, e.model.Spec.Periods, e.model.Step
+		pred.Model, pred.Params, pred.Periods, pred.Step = e.spec, e.model.Params, e.model.Spec.Periods, e.model.Step
 		if f, err := e.forecastUntil(now.Add(p.LeadTime), p.Quantile); err == nil {
 			in.Forecast = &f
 		}
@@ -457,11 +458,11 @@ func (pr *Predictor) fit(e *entry, p Policy) {
 			"query", p.Query, "refit_every", pr.opts.RefitEvery, "err", err)
 		return
 	}
-	e.model, e.peak, e.excluded = m, peak, excludedN
+	e.model, e.spec, e.peak, e.excluded = m, m.Spec.String(), peak, excludedN
 	if prev == nil {
 		e.sel, e.selectedAt = sel, e.fittedAt
 	}
-	pr.log.Info("model fitted", "reselected", prev == nil, "query", p.Query, "model", m.Spec.String(), "params", m.Params.String(),
+	pr.log.Info("model fitted", "reselected", prev == nil, "query", p.Query, "model", e.spec, "params", m.Params.String(),
 		"excluded_points", excludedN, "took", took)
 }
 

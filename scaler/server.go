@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"math"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -31,10 +30,11 @@ type Server struct {
 	// StreamInterval is how often StreamIsActive re-evaluates (0: 10s).
 	StreamInterval time.Duration
 
-	policies sync.Map // canonical metadata → decoded
+	policies sync.Map // Ref → []*decoded, newest first
 }
 
 type decoded struct {
+	md     map[string]string
 	policy Policy
 	err    error
 }
@@ -55,36 +55,32 @@ func (s *Server) policy(ref *externalscaler.ScaledObjectRef) (Policy, error) {
 	if ref == nil {
 		return Policy{}, status.Error(codes.InvalidArgument, "no ScaledObjectRef in the request")
 	}
-	key := canonical(ref.GetScalerMetadata())
-	if d, ok := s.policies.Load(key); ok {
-		dd := d.(decoded)
-		return dd.policy, dd.err
+	md := ref.GetScalerMetadata()
+	key := Ref{ref.GetNamespace(), ref.GetName()}
+	var known []*decoded
+	if v, ok := s.policies.Load(key); ok {
+		known = v.([]*decoded)
+		for _, d := range known {
+			if maps.Equal(d.md, md) {
+				return d.policy, d.err
+			}
+		}
 	}
-	p, err := ParsePolicy(ref.GetScalerMetadata())
+	p, err := ParsePolicy(md)
 	if err != nil {
 		s.log.Warn("invalid trigger metadata: fix the ScaledObject", "namespace", ref.GetNamespace(), "scaledobject", ref.GetName(), "err", err)
 		err = status.Error(codes.InvalidArgument, err.Error())
 	}
-	s.policies.Store(key, decoded{p, err})
+	// Newest first; an object keeps the metadata of its last few
+	// triggers, so that an edited ScaledObject does not grow the cache.
+	next := append([]*decoded{{md: maps.Clone(md), policy: p, err: err}}, known[:min(len(known), triggersPerObject-1)]...)
+	s.policies.Store(key, next)
 	return p, err
 }
 
-// canonical writes metadata as sorted key=value lines.
-func canonical(md map[string]string) string {
-	keys := make([]string, 0, len(md))
-	for k := range md {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(md[k])
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
+// triggersPerObject bounds the decoded metadata kept per ScaledObject:
+// one per Foresight trigger it has (rarely more than one), plus an edit.
+const triggersPerObject = 4
 
 // GetMetricSpec returns the target: the load one replica serves.
 func (s *Server) GetMetricSpec(_ context.Context, ref *externalscaler.ScaledObjectRef) (*externalscaler.GetMetricSpecResponse, error) {

@@ -123,7 +123,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	srv := scaler.NewServer(pred, logger)
 	srv.StreamInterval = o.streamInterval
 
-	gopts := []grpc.ServerOption{grpc.UnaryInterceptor(metrics.UnaryInterceptor())}
+	gopts := scaler.ServerOptions(metrics)
 	if creds != nil {
 		gopts = append(gopts, grpc.Creds(creds))
 	}
