@@ -93,6 +93,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRedact -fuzztime $(FUZZTIME) ./enrich/redact/
 	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME) ./enrich/suggest/
 	$(GO) test -run '^$$' -fuzz FuzzParseTargets -fuzztime $(FUZZTIME) ./metricsapi/
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./approval/
+	$(GO) test -run '^$$' -fuzz FuzzParseInteraction -fuzztime $(FUZZTIME) ./approval/
 
 ## conformance: drive foresight's scaler with KEDA's own client (plaintext and mTLS); its own module in
 ## e2e/, since KEDA's client pulls in Kubernetes (about 7 minutes to build cold, seconds after)

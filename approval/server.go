@@ -1,0 +1,530 @@
+package approval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/foresight-aiops/foresight/remediate"
+)
+
+// Executor runs an approved action (remediate.Executor). Execute blocks
+// while a disruptive action waits for the stability gate.
+type Executor interface {
+	Execute(ctx context.Context, ap remediate.Approval) remediate.Result
+}
+
+// Recorder writes the audit trail (remediate.Audit).
+type Recorder interface {
+	Record(ctx context.Context, e remediate.Entry)
+}
+
+// Options configure a Server. Key, Config, Executor and Store are
+// required.
+type Options struct {
+	// Key verifies proposal tokens (the key foresight enrich signs with).
+	Key []byte
+	// Config is the allowlist; the server checks it before claiming a
+	// proposal (without label selectors, which need the live object: the
+	// executor checks those).
+	Config   *remediate.Config
+	Executor Executor
+	Store    *Store
+	// Audit records approvals, rejections and refusals; nil records
+	// nothing (the executor records what it does).
+	Audit Recorder
+	// SlackSigningSecret enables POST /slack/interactions; empty answers
+	// 404 there.
+	SlackSigningSecret []byte
+	// SlackToken, when set, posts results with chat.postMessage in the
+	// alert's thread; otherwise to the interaction's response_url.
+	SlackToken string
+	// SlackAPIURL is Slack's Web API base; "" means https://slack.com/api.
+	SlackAPIURL string
+	// ResultWebhook receives the results of link approvals as JSON; ""
+	// posts them nowhere (they are still audited and logged).
+	ResultWebhook string
+	// IdentityHeader names a header set by a trusted auth proxy naming
+	// the approver of a link; "" takes the name typed in the form.
+	IdentityHeader string
+	// PublicURL is where humans reach the approver (for messages).
+	PublicURL string
+	// MaxBodyBytes bounds a request body; 0 means 64 KiB.
+	MaxBodyBytes int64
+	Client       *http.Client
+	Logger       *slog.Logger
+	Registerer   prometheus.Registerer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the approver's HTTP side: GET/POST /approve and POST
+// /slack/interactions.
+type Server struct {
+	o        Options
+	precheck *remediate.Config
+	logger   *slog.Logger
+	metrics  *metrics
+
+	// exec bounds the background executions; Shutdown cancels it when its
+	// own deadline passes. It lives as long as the server, as
+	// http.Server's base context does.
+	exec       context.Context //nolint:containedctx // the lifetime root of background executions
+	cancelExec context.CancelFunc
+	mu         sync.Mutex
+	stopping   bool
+	wg         sync.WaitGroup
+}
+
+// NewServer validates o and returns the server.
+func NewServer(o Options) (*Server, error) {
+	if err := CheckKey(o.Key); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.Config == nil:
+		return nil, errors.New("approval server: no remediation config")
+	case o.Executor == nil:
+		return nil, errors.New("approval server: no executor")
+	case o.Store == nil:
+		return nil, errors.New("approval server: no store")
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 64 << 10
+	}
+	if o.SlackAPIURL == "" {
+		o.SlackAPIURL = "https://slack.com/api"
+	}
+	o.SlackAPIURL = strings.TrimRight(o.SlackAPIURL, "/")
+	if o.Client == nil {
+		o.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	pre, err := withoutSelectors(o.Config)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{o: o, precheck: pre, logger: logger, metrics: newMetrics(o.Registerer)}
+	s.exec, s.cancelExec = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// withoutSelectors copies c with every rule's label selector removed: the
+// server checks kind, resource, namespace and bounds before claiming a
+// proposal, and the executor checks the selector against the live object.
+func withoutSelectors(c *remediate.Config) (*remediate.Config, error) {
+	cp := *c
+	cp.Allow = make([]remediate.Rule, len(c.Allow))
+	for i, r := range c.Allow {
+		r.Selector = ""
+		cp.Allow[i] = r
+	}
+	if err := cp.Validate(); err != nil {
+		return nil, fmt.Errorf("approval server: %w", err)
+	}
+	return &cp, nil
+}
+
+// Handler serves /approve and /slack/interactions.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /approve", s.servePage)
+	mux.HandleFunc("POST /approve", s.serveLink)
+	mux.HandleFunc("POST /slack/interactions", s.serveSlack)
+	return mux
+}
+
+// Shutdown refuses new approvals (503) and waits for the executions in
+// flight. If ctx ends first, it cancels them (the executor gives up
+// waiting for the gate and reports so), waits for their results to be
+// posted, and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancelExec()
+		return nil
+	case <-ctx.Done():
+		s.cancelExec()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// request is one decision, from either channel.
+type request struct {
+	endpoint string
+	token    string
+	decision string
+	identity string
+	via      string // "slack" or "link"
+	slack    *Interaction
+}
+
+// answer is what the requester is told.
+type answer struct {
+	status  int
+	outcome string
+	message string
+}
+
+// decide runs the flow shared by links and Slack: verify the token, check
+// the allowlist, claim the proposal, audit, and start the execution.
+func (s *Server) decide(ctx context.Context, r request) (Proposal, answer) {
+	now := s.o.Now()
+	p, err := Verify(s.o.Key, r.token, now)
+	switch {
+	case errors.Is(err, ErrForged):
+		s.logger.WarnContext(ctx, "approval with a forged token refused", "endpoint", r.endpoint, "identity", r.identity)
+		return p, answer{http.StatusForbidden, outcomeForged, "This approval token is not signed by Foresight's key: nothing was done."}
+	case errors.Is(err, ErrExpired):
+		s.audit(ctx, remediate.EventRefused, p, r, "expired", err.Error())
+		return p, answer{http.StatusGone, outcomeExpired, "This proposal expired at " + p.Expires.UTC().Format(time.RFC3339) + ": nothing was done. Act from a fresh alert analysis."}
+	case err != nil:
+		return p, answer{http.StatusBadRequest, outcomeMalformed, "Unreadable approval token: " + err.Error()}
+	}
+	if r.decision == DecisionApprove {
+		if err := s.precheck.Check(p.Action, nil); err != nil {
+			reason := remediate.ReasonNotAllowlisted
+			if rf, ok := remediate.IsRefusal(err); ok {
+				reason = rf.Reason
+			}
+			s.audit(ctx, remediate.EventRefused, p, r, reason, err.Error())
+			return p, answer{http.StatusUnprocessableEntity, outcomeRefused, "Refused by the allowlist: " + err.Error()}
+		}
+	}
+	s.mu.Lock()
+	stopping := s.stopping
+	if !stopping && r.decision == DecisionApprove {
+		s.wg.Add(1) // before the claim, so Shutdown waits for it
+	}
+	s.mu.Unlock()
+	if stopping {
+		return p, answer{http.StatusServiceUnavailable, outcomeStopping, "The approver is restarting: try again in a minute (nothing was done)."}
+	}
+	first, prev, err := s.o.Store.Claim(p.ID, Claim{By: r.identity, Decision: r.decision, At: now, Expires: p.Expires})
+	if err != nil || !first {
+		if r.decision == DecisionApprove {
+			s.wg.Done()
+		}
+		if err != nil {
+			s.logger.ErrorContext(ctx, "approval store claim", "proposal_id", p.ID, "err", err)
+			return p, answer{http.StatusInternalServerError, outcomeStoreError, "The approver could not record the decision (nothing was done): " + err.Error()}
+		}
+		msg := fmt.Sprintf("Already %s by %s at %s: nothing more was done.", pastTense(prev.Decision), prev.By, prev.At.UTC().Format(time.RFC3339))
+		s.audit(ctx, remediate.EventRefused, p, r, "replayed", msg)
+		return p, answer{http.StatusGone, outcomeReplayed, msg}
+	}
+	cmd := p.Action.String()
+	if r.decision == DecisionReject {
+		s.audit(ctx, remediate.EventRejected, p, r, "", "")
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.postBack(r, p, fmt.Sprintf("Rejected by %s: `%s` will not run.", r.identity, cmd), nil)
+		}()
+		return p, answer{http.StatusOK, outcomeRejected, "Rejected: " + cmd + " will not run."}
+	}
+	s.audit(ctx, remediate.EventApproved, p, r, "", "")
+	ap := remediate.Approval{ProposalID: p.ID, CorrelationID: p.CorrelationID, Action: p.Action, Approver: r.identity, Via: r.via, At: now}
+	go s.execute(ap, r, p)
+	where := "to the result webhook"
+	switch {
+	case r.via == "slack":
+		where = "in the alert's thread"
+	case s.o.ResultWebhook == "":
+		where = "in the approver's audit log"
+	}
+	return p, answer{http.StatusAccepted, outcomeAccepted, fmt.Sprintf("Approved by %s: %s is executing (a node action may wait for the cluster to settle); the result will be posted %s.", r.identity, cmd, where)}
+}
+
+func pastTense(d string) string {
+	if d == DecisionReject {
+		return "rejected"
+	}
+	return "approved"
+}
+
+// execute runs one approved action in the background and posts its result.
+func (s *Server) execute(ap remediate.Approval, r request, p Proposal) {
+	defer s.wg.Done()
+	s.metrics.inflight.Inc()
+	defer s.metrics.inflight.Dec()
+	res := s.o.Executor.Execute(s.exec, ap)
+	s.metrics.results.WithLabelValues(res.Outcome, res.Reason).Inc()
+	s.logger.Info("approved action finished", "proposal_id", p.ID, "correlation_id", p.CorrelationID, "command", p.Action.String(),
+		"approver", ap.Approver, "outcome", res.Outcome, "reason", res.Reason, "message", res.Message)
+	var text string
+	switch res.Outcome {
+	case remediate.OutcomeExecuted:
+		text = fmt.Sprintf("Executed `%s` (approved by %s): %s", p.Action, ap.Approver, res.Message)
+	case remediate.OutcomeRefused:
+		text = fmt.Sprintf("Refused `%s` (approved by %s; %s): %s", p.Action, ap.Approver, res.Reason, res.Message)
+	default:
+		text = fmt.Sprintf("Failed `%s` (approved by %s): %s", p.Action, ap.Approver, res.Message)
+	}
+	s.postBack(r, p, text, &res)
+}
+
+func (s *Server) audit(ctx context.Context, event string, p Proposal, r request, reason, msg string) {
+	if s.o.Audit == nil {
+		return
+	}
+	s.o.Audit.Record(ctx, remediate.Entry{
+		Time: s.o.Now(), Event: event, ProposalID: p.ID, CorrelationID: p.CorrelationID, Action: p.Action,
+		Command: p.Action.String(), Actor: r.identity, Via: r.via, Reason: reason, Message: msg,
+	})
+}
+
+// readBody reads at most MaxBodyBytes; ok is false (and the answer sent)
+// when the body is larger or unreadable.
+func (s *Server) readBody(w http.ResponseWriter, req *http.Request, endpoint string) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, s.o.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		s.metrics.requests.WithLabelValues(endpoint, outcomeTooLarge).Inc()
+		http.Error(w, fmt.Sprintf("request body over %d bytes", s.o.MaxBodyBytes), http.StatusRequestEntityTooLarge)
+		return nil, false
+	case err != nil:
+		s.metrics.requests.WithLabelValues(endpoint, outcomeMalformed).Inc()
+		http.Error(w, "unreadable request body", http.StatusBadRequest)
+		return nil, false
+	}
+	return body, true
+}
+
+// linkIdentity names the approver of a link: the trusted header, or the
+// name typed in the form.
+func (s *Server) linkIdentity(req *http.Request, name string) (string, string) {
+	if s.o.IdentityHeader != "" {
+		v := cleanName(req.Header.Get(s.o.IdentityHeader))
+		if v == "" {
+			return "", "Sign in through the proxy: the approver names link approvers by the " + s.o.IdentityHeader + " header it sets, and this request has none."
+		}
+		return "link:" + v, ""
+	}
+	n := cleanName(name)
+	if n == "" {
+		return "", "Type your name: it goes in the audit log with your decision."
+	}
+	return "link:" + n + " (self-declared)", ""
+}
+
+// cleanName keeps a name printable and short.
+func cleanName(s string) string {
+	s = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return -1
+	}, s))
+	if r := []rune(s); len(r) > 100 {
+		s = string(r[:100])
+	}
+	return s
+}
+
+func (s *Server) serveLink(w http.ResponseWriter, req *http.Request) {
+	body, ok := s.readBody(w, req, endpointLink)
+	if !ok {
+		return
+	}
+	form, err := parseForm(body)
+	if err != nil {
+		s.metrics.requests.WithLabelValues(endpointLink, outcomeMalformed).Inc()
+		s.writePage(w, http.StatusBadRequest, pageData{Title: "Bad request", Message: "Unreadable form: " + err.Error()})
+		return
+	}
+	decision := form.Get("decision")
+	if decision != DecisionApprove && decision != DecisionReject {
+		s.metrics.requests.WithLabelValues(endpointLink, outcomeMalformed).Inc()
+		s.writePage(w, http.StatusBadRequest, pageData{Title: "Bad request", Message: "decision must be approve or reject"})
+		return
+	}
+	identity, problem := s.linkIdentity(req, form.Get("name"))
+	if problem != "" {
+		s.metrics.requests.WithLabelValues(endpointLink, outcomeAnonymous).Inc()
+		status := http.StatusBadRequest
+		if s.o.IdentityHeader != "" {
+			status = http.StatusForbidden
+		}
+		s.writePage(w, status, pageData{Title: "Who are you?", Message: problem})
+		return
+	}
+	p, a := s.decide(req.Context(), request{endpoint: endpointLink, token: form.Get("token"), decision: decision, identity: identity, via: "link"})
+	s.metrics.requests.WithLabelValues(endpointLink, a.outcome).Inc()
+	s.writePage(w, a.status, pageData{Title: titleOf(a), Message: a.message, Command: commandOf(p), CorrelationID: p.CorrelationID})
+}
+
+func titleOf(a answer) string {
+	switch a.outcome {
+	case outcomeAccepted:
+		return "Approved"
+	case outcomeRejected:
+		return "Rejected"
+	}
+	return "Nothing was done"
+}
+
+func commandOf(p Proposal) string {
+	if p.ID == "" {
+		return ""
+	}
+	return p.Action.String()
+}
+
+func (s *Server) servePage(w http.ResponseWriter, req *http.Request) {
+	token := req.URL.Query().Get("token")
+	p, err := Verify(s.o.Key, token, s.o.Now())
+	var a answer
+	switch {
+	case errors.Is(err, ErrForged):
+		a = answer{http.StatusForbidden, outcomeForged, "This approval link is not signed by Foresight's key."}
+	case errors.Is(err, ErrExpired):
+		a = answer{http.StatusGone, outcomeExpired, "This proposal expired at " + p.Expires.UTC().Format(time.RFC3339) + ". Act from a fresh alert analysis."}
+	case err != nil:
+		a = answer{http.StatusBadRequest, outcomeMalformed, "Unreadable approval link: " + err.Error()}
+	}
+	if err != nil {
+		s.metrics.requests.WithLabelValues(endpointPage, a.outcome).Inc()
+		s.writePage(w, a.status, pageData{Title: "Nothing to approve", Message: a.message, Command: commandOf(p), CorrelationID: p.CorrelationID})
+		return
+	}
+	if c, used, err := s.o.Store.Get(p.ID); err == nil && used {
+		s.metrics.requests.WithLabelValues(endpointPage, outcomeReplayed).Inc()
+		s.writePage(w, http.StatusGone, pageData{
+			Title: "Already decided", Command: p.Action.String(), CorrelationID: p.CorrelationID,
+			Message: fmt.Sprintf("Already %s by %s at %s.", pastTense(c.Decision), c.By, c.At.UTC().Format(time.RFC3339)),
+		})
+		return
+	}
+	d := pageData{
+		Title: "Approve a remediation?", Command: p.Action.String(), CorrelationID: p.CorrelationID,
+		Expires: p.Expires.UTC().Format(time.RFC3339), Token: token, AskName: s.o.IdentityHeader == "",
+		Kind: string(p.Action.Kind), Disruptive: p.Action.Kind.Disruptive(),
+	}
+	if err := s.precheck.Check(p.Action, nil); err != nil {
+		d.Message = "The allowlist refuses this action, so approving it will be refused: " + err.Error()
+	}
+	s.metrics.requests.WithLabelValues(endpointPage, outcomeShown).Inc()
+	s.writePage(w, http.StatusOK, d)
+}
+
+func (s *Server) serveSlack(w http.ResponseWriter, req *http.Request) {
+	if len(s.o.SlackSigningSecret) == 0 {
+		s.metrics.requests.WithLabelValues(endpointSlack, outcomeDisabled).Inc()
+		http.Error(w, "Slack interactions are off: start the approver with --slack-signing-secret-file", http.StatusNotFound)
+		return
+	}
+	body, ok := s.readBody(w, req, endpointSlack)
+	if !ok {
+		return
+	}
+	if err := VerifySlack(s.o.SlackSigningSecret, req.Header, body, s.o.Now()); err != nil {
+		outcome := outcomeForged
+		if errors.Is(err, ErrSlackStale) {
+			outcome = outcomeStale
+		}
+		s.metrics.requests.WithLabelValues(endpointSlack, outcome).Inc()
+		s.logger.WarnContext(req.Context(), "slack request refused", "err", err, "remote", req.RemoteAddr)
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
+	in, err := ParseInteraction(body)
+	if err != nil {
+		s.metrics.requests.WithLabelValues(endpointSlack, outcomeMalformed).Inc()
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var decision string
+	switch in.ActionID {
+	case ActionApprove:
+		decision = DecisionApprove
+	case ActionReject:
+		decision = DecisionReject
+	default:
+		s.metrics.requests.WithLabelValues(endpointSlack, outcomeMalformed).Inc()
+		http.Error(w, fmt.Sprintf("unknown action_id %.60q: want %s or %s", in.ActionID, ActionApprove, ActionReject), http.StatusBadRequest)
+		return
+	}
+	r := request{endpoint: endpointSlack, token: in.Value, decision: decision, identity: in.Identity(), via: "slack", slack: &in}
+	p, a := s.decide(req.Context(), r)
+	s.metrics.requests.WithLabelValues(endpointSlack, a.outcome).Inc()
+	if a.outcome != outcomeAccepted && a.outcome != outcomeRejected && in.ResponseURL != "" {
+		// Slack shows a failed interaction without its body: tell the user
+		// why, privately.
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.respond(in.ResponseURL, a.message+" ("+commandOf(p)+")", true)
+		}()
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(a.status)
+	fmt.Fprintln(w, a.message)
+}
+
+// Slack action ids of the buttons foresight enrich renders.
+const (
+	ActionApprove = "foresight_approve"
+	ActionReject  = "foresight_reject"
+)
+
+type pageData struct {
+	Title, Message, Command, CorrelationID, Expires, Token, Kind string
+	AskName, Disruptive                                          bool
+}
+
+var page = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Foresight: {{.Title}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}code{background:#eee;padding:.2rem .4rem}button{font-size:1rem;margin-right:1rem;padding:.4rem 1rem}</style>
+</head><body>
+<h1>{{.Title}}</h1>
+{{if .Message}}<p>{{.Message}}</p>{{end}}
+{{if .Command}}<p>Action: <code>{{.Command}}</code></p>{{end}}
+{{if .CorrelationID}}<p>Alert: <code>{{.CorrelationID}}</code></p>{{end}}
+{{if .Token}}
+<p>Expires: {{.Expires}}. Approving runs this once, through the allowlist, a check that the object has not changed since the proposal, and a server-side dry run{{if .Disruptive}}; a {{.Kind}} waits until the cluster is stable{{end}}. Loading this page does nothing.</p>
+<form method="post" action="approve">
+<input type="hidden" name="token" value="{{.Token}}">
+{{if .AskName}}<p><label>Your name (recorded in the audit log): <input name="name" required maxlength="100"></label></p>{{end}}
+<button type="submit" name="decision" value="approve">Approve</button>
+<button type="submit" name="decision" value="reject">Reject</button>
+</form>
+{{end}}
+</body></html>
+`))
+
+func (s *Server) writePage(w http.ResponseWriter, status int, d pageData) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer") // the token is in the URL
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.WriteHeader(status)
+	if err := page.Execute(w, d); err != nil {
+		s.logger.Warn("approval page", "err", err)
+	}
+}
