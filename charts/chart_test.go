@@ -41,6 +41,10 @@ type release struct {
 	// (metricsApi.enabled), told apart by their component label; nil
 	// without it.
 	MetricsAPI *metricsAPIRelease
+	// Approver holds the objects of foresight approver
+	// (approver.enabled), told apart by their component label; nil
+	// without it.
+	Approver *approverRelease
 }
 
 // metricsAPIRelease is what metricsApi.enabled renders.
@@ -111,6 +115,11 @@ func render(t *testing.T, o Options) release {
 			continue
 		}
 		metricsAPI := head.Metadata.Labels["app.kubernetes.io/component"] == metricsAPIComponent
+		if head.Metadata.Labels["app.kubernetes.io/component"] == approverComponent {
+			rel.Kinds = append(rel.Kinds, head.Kind)
+			rel.approver().add(t, head.Kind, doc)
+			continue
+		}
 		rel.Kinds = append(rel.Kinds, head.Kind)
 		strict := func(into any) {
 			t.Helper()
@@ -356,7 +365,8 @@ func TestFullValues(t *testing.T) {
 
 // TestSecurityContext: non-root, read-only root file system, no
 // capabilities, no privilege escalation, the runtime's seccomp profile,
-// whatever the values, for the scaler's pods and the metrics API server's.
+// whatever the values, for the scaler's pods, the metrics API server's and
+// the approver's.
 func TestSecurityContext(t *testing.T) {
 	for _, file := range goodValues(t) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
@@ -364,6 +374,9 @@ func TestSecurityContext(t *testing.T) {
 			checkHardening(t, rel.Deployment)
 			if rel.MetricsAPI != nil {
 				checkHardening(t, rel.MetricsAPI.Deployment)
+			}
+			if rel.Approver != nil {
+				checkHardening(t, rel.Approver.Deployment)
 			}
 		})
 	}

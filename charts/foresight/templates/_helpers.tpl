@@ -187,3 +187,143 @@ only metricsApi.kedaInstalled can stop the render.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+The approver (approver.enabled): `foresight approver`, the one privileged part of Foresight. Its
+objects are named FULLNAME-approver (at most 63 characters) and its pods carry their own
+app.kubernetes.io/name, so that no other Service, PodDisruptionBudget or ServiceMonitor selects them.
+*/}}
+{{- define "foresight.approver.fullname" -}}
+{{- printf "%s-approver" (include "foresight.fullname" . | trunc 54 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "foresight.approver.selectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-approver" (include "foresight.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "foresight.approver.labels" -}}
+helm.sh/chart: {{ include "foresight.chart" . }}
+{{ include "foresight.approver.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: approver
+app.kubernetes.io/part-of: foresight
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "foresight.approver.serviceAccountName" -}}
+{{- default (include "foresight.approver.fullname" .) .Values.approver.serviceAccount.name }}
+{{- end }}
+
+{{/* Where the approver's files are mounted; its flags name these paths. */}}
+{{- define "foresight.approver.configDir" -}}/etc/foresight/remediation{{- end }}
+{{- define "foresight.approver.keyDir" -}}/etc/foresight/approver/approval-key{{- end }}
+{{- define "foresight.approver.signingSecretDir" -}}/etc/foresight/approver/slack-signing-secret{{- end }}
+{{- define "foresight.approver.tokenDir" -}}/etc/foresight/approver/slack-token{{- end }}
+{{- define "foresight.approver.stateDir" -}}/var/lib/foresight-approver{{- end }}
+
+{{/*
+foresight.approver.kinds is remediate's table of the resources each action kind may target
+(remediate.ResourcesOf), as JSON; chart tests check it against the Go table. The first resource of a
+kind tells node actions (cluster-scoped) from namespaced ones.
+*/}}
+{{- define "foresight.approver.kinds" -}}
+{"rollout-restart":["deployments","statefulsets","daemonsets"],"rollout-undo":["deployments"],"scale":["deployments","statefulsets"],"cordon":["nodes"],"uncordon":["nodes"],"evict":["pods"]}
+{{- end }}
+{{- define "foresight.approver.kindList" -}}rollout-restart, rollout-undo, scale, cordon, uncordon, evict{{- end }}
+
+{{/*
+foresight.approver.validate refuses approver values the approver would refuse at start (it runs
+remediate.Parse on the same file) or that would grant RBAC nobody asked for, with the fix in the
+message. The label selectors are parsed by the approver alone.
+*/}}
+{{- define "foresight.approver.validate" -}}
+{{- $a := .Values.approver }}
+{{- if $a.enabled }}
+{{- $kinds := include "foresight.approver.kinds" . | fromJson }}
+{{- $kindList := include "foresight.approver.kindList" . }}
+{{- if not $a.allow }}
+{{- fail "foresight: approver.enabled needs approver.allow, the actions it may execute (each: action, namespaces, and optionally resources, selector, minReplicas/maxReplicas; see the chart README). With an empty list it would refuse every approval" }}
+{{- end }}
+{{- if not $a.approvalKey.existingSecret }}
+{{- fail "foresight: approver.enabled needs approver.approvalKey.existingSecret, a Secret holding the HMAC key (at least 32 bytes) that foresight enrich signs proposals with, e.g. kubectl create secret generic foresight-approval-key --from-literal=approval-key=$(head -c 32 /dev/urandom | base64)" }}
+{{- end }}
+{{- range $i, $r := $a.allow }}
+{{- $action := toString (get $r "action") }}
+{{- $res := get $kinds $action }}
+{{- if not $res }}
+{{- fail (printf "foresight: approver.allow[%d].action %q is not an action the approver knows: use one of %s" $i $action $kindList) }}
+{{- end }}
+{{- range $x := $r.resources }}
+{{- if not (has $x $res) }}
+{{- fail (printf "foresight: approver.allow[%d] (%s): resources: %s cannot target %q; it acts on %s" $i $action $action $x (join ", " $res)) }}
+{{- end }}
+{{- end }}
+{{- $nodes := eq (first $res) "nodes" }}
+{{- if and $nodes $r.namespaces }}
+{{- fail (printf "foresight: approver.allow[%d] (%s): nodes have no namespace: remove namespaces and scope node actions with a selector" $i $action) }}
+{{- end }}
+{{- if and (not $nodes) (not $r.namespaces) }}
+{{- fail (printf "foresight: approver.allow[%d] (%s): name the namespaces this rule covers (namespaces: [shop]), or [\"*\"] for all: the chart grants its RBAC in exactly those namespaces" $i $action) }}
+{{- end }}
+{{- if eq $action "scale" }}
+{{- if not (and (hasKey $r "minReplicas") (hasKey $r "maxReplicas")) }}
+{{- fail (printf "foresight: approver.allow[%d] (scale): scale needs minReplicas and maxReplicas, the bounds an approved scale must stay within" $i) }}
+{{- end }}
+{{- if gt (int64 $r.minReplicas) (int64 $r.maxReplicas) }}
+{{- fail (printf "foresight: approver.allow[%d] (scale): minReplicas %v is above maxReplicas %v: need 0 <= minReplicas <= maxReplicas" $i $r.minReplicas $r.maxReplicas) }}
+{{- end }}
+{{- else if or (hasKey $r "minReplicas") (hasKey $r "maxReplicas") }}
+{{- fail (printf "foresight: approver.allow[%d] (%s): minReplicas/maxReplicas apply to scale only: remove them" $i $action) }}
+{{- end }}
+{{- end }}
+{{- range $k, $n := $a.budgets }}
+{{- if not (hasKey $kinds $k) }}
+{{- fail (printf "foresight: approver.budgets: %q is not an action: use one of %s" $k $kindList) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+foresight.approver.rules prints the RBAC rules that the allow entries in .entries need, merged by
+API group and resource, sorted, one rule per resource. What each kind needs:
+  rollout-restart  get, patch on its workloads (the restartedAt annotation of the pod template)
+  rollout-undo     get, patch on deployments; list replicasets (to find the revision's template)
+  scale            get on its workloads; get, update, patch on their scale subresource
+  cordon/uncordon  get, patch on nodes
+  evict            get on pods; create on pods/eviction (the Eviction API, which honours PDBs)
+A kind absent from .entries grants nothing.
+*/}}
+{{- define "foresight.approver.rules" -}}
+{{- $kinds := include "foresight.approver.kinds" . | fromJson }}
+{{- $g := dict }}
+{{- range $r := .entries }}
+{{- $res := $r.resources | default (get $kinds $r.action) }}
+{{- $add := list }}
+{{- if eq $r.action "rollout-restart" }}
+{{- range $res }}{{ $add = append $add (list "apps" . (list "get" "patch")) }}{{ end }}
+{{- else if eq $r.action "rollout-undo" }}
+{{- $add = list (list "apps" "deployments" (list "get" "patch")) (list "apps" "replicasets" (list "list")) }}
+{{- else if eq $r.action "scale" }}
+{{- range $res }}
+{{- $add = append $add (list "apps" . (list "get")) }}
+{{- $add = append $add (list "apps" (printf "%s/scale" .) (list "get" "update" "patch")) }}
+{{- end }}
+{{- else if or (eq $r.action "cordon") (eq $r.action "uncordon") }}
+{{- $add = list (list "" "nodes" (list "get" "patch")) }}
+{{- else if eq $r.action "evict" }}
+{{- $add = list (list "" "pods" (list "get")) (list "" "pods/eviction" (list "create")) }}
+{{- end }}
+{{- range $add }}
+{{- $key := printf "%s|%s" (index . 0) (index . 1) }}
+{{- $_ := set $g $key (concat (default (list) (get $g $key)) (index . 2)) }}
+{{- end }}
+{{- end }}
+{{- range $key := keys $g | sortAlpha }}
+{{- $parts := splitList "|" $key }}
+- apiGroups: [{{ index $parts 0 | quote }}]
+  resources: [{{ index $parts 1 | quote }}]
+  verbs: [{{ range $i, $v := get $g $key | uniq | sortAlpha }}{{ if $i }}, {{ end }}{{ $v }}{{ end }}]
+{{- end }}
+{{- end }}
