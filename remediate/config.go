@@ -89,6 +89,8 @@ const (
 	DefaultSettle  = 2 * time.Minute
 	DefaultMaxWait = 30 * time.Minute
 	DefaultPoll    = 10 * time.Second
+	// MinPoll is the shortest gate.poll allowed.
+	MinPoll = time.Second
 )
 
 // Parse reads a Config from YAML, strictly: unknown keys are errors. It
@@ -102,7 +104,7 @@ func Parse(r io.Reader) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("remediation config: %w", err)
+		return nil, fmt.Errorf("remediation config: %w; fix the YAML at that line: the keys are allow (a list of {action, resources, namespaces, selector, minReplicas, maxReplicas}), gate {settle, maxWait, poll: durations with a unit, like 2m} and budgets {action: executions per hour}", err)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -122,8 +124,16 @@ func (c *Config) Validate() error {
 	if c.Gate.Poll == 0 {
 		c.Gate.Poll = DefaultPoll
 	}
-	if c.Gate.Settle < 0 || c.Gate.MaxWait < 0 || c.Gate.Poll < 0 {
-		return errors.New("remediation config: gate durations must be positive")
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"settle", c.Gate.Settle}, {"maxWait", c.Gate.MaxWait}, {"poll", c.Gate.Poll}} {
+		if d.v < 0 {
+			return fmt.Errorf("remediation config: gate.%s is %s: use a positive duration (or leave it out for the default)", d.name, d.v)
+		}
+	}
+	if c.Gate.Poll < MinPoll {
+		return fmt.Errorf("remediation config: gate.poll is %s: each poll lists the cluster's nodes, Pending pods and PodDisruptionBudgets, so poll at most every %s", c.Gate.Poll, MinPoll)
 	}
 	for k, n := range c.Budgets {
 		if _, ok := resourcesOf[k]; !ok {
@@ -207,6 +217,10 @@ const (
 	ReasonBudget         = "budget_spent"    // the hourly budget for the kind is used up
 	ReasonGate           = "gate_timeout"    // the cluster did not settle within MaxWait
 	ReasonForbidden      = "forbidden"       // the approver's ServiceAccount may not do it
+	ReasonPDBBlocked     = "pdb_blocked"     // an eviction's dry run would violate a PodDisruptionBudget (HTTP 429)
+	ReasonPaused         = "paused"          // a paused Deployment: kubectl refuses to restart or undo it too
+	ReasonCanceled       = "canceled"        // the approver shut down (or the request ended) while waiting
+	ReasonAPIError       = "api_error"       // the API server could not be read or rejected the real call (Outcome failed)
 )
 
 // IsRefusal returns the Refusal in err's chain, if any.

@@ -1,0 +1,204 @@
+package remediate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// stabilityProbe reports whether the cluster is stable now; since is when
+// the last disruptive action began (pods created after it count as new).
+// why says what is unstable. An error counts as unstable.
+type stabilityProbe func(ctx context.Context, since time.Time) (stable bool, why string, err error)
+
+// gate is the stability gate of disruptive actions (Kind.Disruptive): at
+// most one is in flight, and after one has run the next waits until the
+// cluster has been stable, continuously, for cfg.Settle, as seen by probe
+// every cfg.Poll. Waiters are served one at a time, first come first
+// served; each gives up cfg.MaxWait after it arrived.
+//
+// The first disruptive action after the approver starts does not wait:
+// the gate remembers only what this process did (one approver replica).
+//
+// Time comes from now and the timers of package time, so that tests run
+// the gate in a testing/synctest bubble.
+type gate struct {
+	cfg      GateConfig
+	probe    stabilityProbe
+	now      func() time.Time
+	waiting  func(delta int) // the number of waiters changed by delta
+	inFlight func(bool)
+
+	mu       sync.Mutex
+	queue    []chan struct{} // FIFO; the channel of queue[0] is closed: it holds the turn
+	last     time.Time       // when the last disruptive action began; zero: none yet
+	lastWhat string
+}
+
+func newGate(cfg GateConfig, probe stabilityProbe, now func() time.Time) *gate {
+	return &gate{cfg: cfg, probe: probe, now: now, waiting: func(int) {}, inFlight: func(bool) {}}
+}
+
+// pass is a caller's turn at the gate: it calls began just before it acts
+// (the cluster-wide in-flight period starts, and the next waiter's settle
+// period will count from after it) and release when done, whether it
+// acted or not.
+type pass struct {
+	g       *gate
+	ch      chan struct{}
+	what    string
+	started bool
+	once    sync.Once
+}
+
+func (p *pass) began() {
+	p.g.mu.Lock()
+	p.g.last = p.g.now()
+	p.g.lastWhat = p.what
+	p.g.mu.Unlock()
+	p.started = true
+	p.g.inFlight(true)
+}
+
+func (p *pass) release() {
+	p.once.Do(func() {
+		if p.started {
+			p.g.inFlight(false)
+		}
+		p.g.leave(p.ch)
+	})
+}
+
+// enter waits for the caller's turn and then for the cluster to settle.
+// what names the action (for messages). waiting is called once, before
+// the caller first has to wait, with a message for the human. It returns a
+// *Refusal with ReasonGate after cfg.MaxWait, or the context's error.
+func (g *gate) enter(ctx context.Context, what string, waiting func(msg string)) (*pass, error) {
+	arrived := g.now()
+	deadline := arrived.Add(g.cfg.MaxWait)
+	ch := make(chan struct{})
+	g.mu.Lock()
+	g.queue = append(g.queue, ch)
+	if len(g.queue) == 1 {
+		close(ch)
+	}
+	ahead, last, lastWhat := len(g.queue)-1, g.last, g.lastWhat
+	g.mu.Unlock()
+
+	if ahead > 0 || !last.IsZero() {
+		g.waiting(1)
+		defer g.waiting(-1)
+		msg := fmt.Sprintf("waiting for the stability gate: at most one disruptive action runs at a time, and the next only once the cluster (every node Ready, no new Pending pod, every PodDisruptionBudget healthy) has been stable for %s", g.cfg.Settle)
+		if !last.IsZero() {
+			msg += fmt.Sprintf("; the last one, %s, began at %s UTC", lastWhat, last.UTC().Format(time.TimeOnly))
+		}
+		if ahead > 0 {
+			msg += fmt.Sprintf("; %d disruptive action(s) ahead of it (in flight or waiting)", ahead)
+		}
+		msg += fmt.Sprintf("; it gives up at %s UTC (gate.maxWait %s)", deadline.UTC().Format(time.TimeOnly), g.cfg.MaxWait)
+		waiting(msg)
+	}
+
+	// Our turn.
+	if err := g.sleepUntil(ctx, ch, deadline); err != nil {
+		g.leave(ch)
+		if errors.Is(err, errDeadline) {
+			return nil, &Refusal{Reason: ReasonGate, Message: fmt.Sprintf(
+				"%s waited %s (gate.maxWait) behind other disruptive actions and was not run; approve it again later", what, g.cfg.MaxWait)}
+		}
+		return nil, err
+	}
+	p := &pass{g: g, ch: ch, what: what}
+	g.mu.Lock()
+	last, lastWhat = g.last, g.lastWhat
+	g.mu.Unlock()
+	if last.IsZero() {
+		return p, nil
+	}
+
+	// The cluster must have been stable for Settle, seen by polls.
+	var stableSince time.Time
+	why := "not checked yet"
+	for {
+		ok, w, err := g.probe(ctx, last)
+		if err != nil {
+			ok, w = false, "the stability check failed: "+err.Error()
+		}
+		t := g.now()
+		if ok {
+			if stableSince.IsZero() {
+				stableSince = t
+			}
+			if t.Sub(stableSince) >= g.cfg.Settle {
+				return p, nil
+			}
+		} else {
+			stableSince, why = time.Time{}, w
+		}
+		if !t.Before(deadline) {
+			p.release()
+			return nil, &Refusal{Reason: ReasonGate, Message: fmt.Sprintf(
+				"the cluster was not stable for %s (gate.settle) within %s (gate.maxWait) after %s began at %s UTC: %s; nothing was done: approve it again once the cluster has settled",
+				g.cfg.Settle, g.cfg.MaxWait, lastWhat, last.UTC().Format(time.TimeOnly), why)}
+		}
+		next := t.Add(g.cfg.Poll)
+		if ok {
+			next = minTime(next, stableSince.Add(g.cfg.Settle))
+		}
+		next = minTime(next, deadline)
+		if err := g.sleepUntil(ctx, nil, next); err != nil && !errors.Is(err, errDeadline) {
+			p.release()
+			return nil, err
+		}
+	}
+}
+
+// errDeadline is sleepUntil's "the time came".
+var errDeadline = errors.New("deadline")
+
+// sleepUntil waits for ch to be closed (nil: never), for t (errDeadline)
+// or for ctx.
+func (g *gate) sleepUntil(ctx context.Context, ch <-chan struct{}, t time.Time) error {
+	if ch != nil {
+		select {
+		case <-ch:
+			return nil
+		default:
+		}
+	}
+	timer := time.NewTimer(t.Sub(g.now()))
+	defer timer.Stop()
+	select {
+	case <-ch:
+		return nil
+	case <-timer.C:
+		return errDeadline
+	case <-ctx.Done():
+		return fmt.Errorf("the wait for the stability gate ended: %w", ctx.Err())
+	}
+}
+
+// leave takes ch out of the queue and, if it held the turn, hands the turn
+// to the next waiter.
+func (g *gate) leave(ch chan struct{}) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	i := slices.Index(g.queue, ch)
+	if i < 0 {
+		return
+	}
+	g.queue = slices.Delete(g.queue, i, i+1)
+	if i == 0 && len(g.queue) > 0 {
+		close(g.queue[0])
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
