@@ -48,6 +48,10 @@ type Analysis struct {
 	Model string   `json:"model,omitempty"`
 	Notes []string `json:"notes,omitempty"`
 	Error string   `json:"error,omitempty"`
+	// Proposals are the suggested commands foresight approver can execute
+	// once a human approves (see Proposer); empty unless proposals are
+	// configured.
+	Proposals []ProposalView `json:"proposals,omitempty"`
 }
 
 // CheckedCommand is a suggested command and the verdict on it. Foresight

@@ -70,6 +70,12 @@ func FormatText(n Notification) string {
 			fmt.Fprintf(&b, "      ! %s\n", p)
 		}
 	}
+	for _, p := range an.Proposals {
+		fmt.Fprintf(&b, "  proposed: %s (expires %s)\n", p.Command, p.Expires.UTC().Format(time.RFC3339))
+		if p.URL != "" {
+			fmt.Fprintf(&b, "      approve or reject: %s\n", p.URL)
+		}
+	}
 	if len(an.Unavailable) > 0 {
 		fmt.Fprintf(&b, "  context unavailable: %s\n", strings.Join(an.Unavailable, "; "))
 	}
@@ -260,6 +266,14 @@ func (s *SlackSink) Send(ctx context.Context, n Notification) error {
 		return doHTTP(s.client, req, "slack incoming webhook", nil)
 	}
 	msg := map[string]any{"channel": s.channel, "text": text, "unfurl_links": false}
+	if n.Analysis != nil && len(n.Analysis.Proposals) > 0 {
+		// Buttons instead of links: a click carries the Slack user's
+		// identity, a link only a self-declared name.
+		nb := withButtons(n)
+		text = slackEscape(FormatText(nb))
+		msg["text"] = text
+		msg["blocks"] = slackBlocks(text, nb.Analysis.Proposals)
+	}
 	if n.Kind != KindAlert {
 		s.mu.Lock()
 		ts := s.threads[n.CorrelationID]
