@@ -47,6 +47,11 @@ Sinks (repeat --sink): stdout (default), webhook (--webhook-url,
 --webhook-secret), slack (--slack-webhook-url, or --slack-token-file and
 --slack-channel for thread replies).
 
+Approvals: with --remediation-config and --approval-key-file, every
+suggested command that foresight approver's allowlist permits on the live
+object becomes a signed proposal: Approve / Reject buttons in Slack (bot
+token), a link to --approver-url elsewhere. This side stays read-only.
+
 Examples:
   foresight enrich --queue-file /var/lib/foresight/alerts.db
   foresight enrich --sink slack --slack-token-file /etc/foresight/slack-token --slack-channel C0123 \
@@ -75,6 +80,9 @@ type enrichOptions struct {
 	llmStream                           bool
 	kubeconfig                          string
 	noCluster, anonymize                bool
+	remediationConfig, approvalKeyFile  string
+	approverURL                         string
+	proposalTTL                         time.Duration
 }
 
 // stringList is a repeatable string flag.
@@ -93,7 +101,7 @@ func (s *stringList) Set(v string) error {
 func runEnrich(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
 	o := enrichOptions{
 		httpAddr: ":8080", queueFile: "foresight-alerts.db", maxBody: 4 << 20, maxQueued: 100_000, stdoutFormat: "json", dedupeTTL: 24 * time.Hour,
-		analysisWorkers: 1, llmTemperature: 0.1, llmMaxTokens: 512, llmWindow: 8192, llmTimeout: 120 * time.Second,
+		analysisWorkers: 1, proposalTTL: time.Hour, llmTemperature: 0.1, llmMaxTokens: 512, llmWindow: 8192, llmTimeout: 120 * time.Second,
 	}
 	fs := newFlagSet("enrich", enrichHelp, stdout)
 	fs.StringVar(&o.httpAddr, "http-addr", o.httpAddr, "`address` of the HTTP server: /api/alerts, /metrics, /healthz, /readyz")
@@ -127,6 +135,10 @@ func runEnrich(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig `file` for cluster context (default: in-cluster, then $KUBECONFIG or ~/.kube/config; none: alerts are analysed from their labels)")
 	fs.BoolVar(&o.noCluster, "no-cluster", false, "gather no cluster context")
 	fs.BoolVar(&o.anonymize, "anonymize", false, "replace namespace, pod, node and workload names by placeholders in what the model sees, and put them back in its answer")
+	fs.StringVar(&o.remediationConfig, "remediation-config", "", "`file` with foresight approver's allowlist: suggested commands it allows become proposals with Approve / Reject buttons (needs --approval-key-file and cluster access; see docs/approver.md)")
+	fs.StringVar(&o.approvalKeyFile, "approval-key-file", "", "`file` with the HMAC key (>= 32 bytes) shared with foresight approver, signing proposals")
+	fs.StringVar(&o.approverURL, "approver-url", "", "`URL` of foresight approver for the approval links of non-Slack sinks, e.g. https://approver.example.com (its --public-url)")
+	fs.Var((*durationFlag)(&o.proposalTTL), "proposal-ttl", "how long a proposal can be approved (default 1h)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -279,9 +291,18 @@ func readSecretFile(file string) (string, error) {
 
 // buildAnalyzer returns nil (raw alerts only) without --llm-endpoint.
 func (o enrichOptions) buildAnalyzer(logger *slog.Logger, metrics *enrich.Metrics, redactor enrich.Redactor) (enrich.Analyzer, error) {
+	if (o.remediationConfig == "") != (o.approvalKeyFile == "") {
+		return nil, usagef("proposals need both --remediation-config and --approval-key-file")
+	}
+	if o.approverURL != "" && o.remediationConfig == "" {
+		return nil, usagef("--approver-url needs --remediation-config and --approval-key-file")
+	}
 	if o.llmEndpoint == "" {
 		if o.llmModel != "" {
 			return nil, usagef("--llm-model needs --llm-endpoint")
+		}
+		if o.remediationConfig != "" {
+			return nil, usagef("--remediation-config needs --llm-endpoint: proposals come from the analysis' suggested commands")
 		}
 		return nil, nil
 	}
@@ -315,7 +336,8 @@ func (o enrichOptions) buildAnalyzer(logger *slog.Logger, metrics *enrich.Metric
 	}
 	var gatherer enrich.Gatherer
 	var checker enrich.CommandChecker
-	if client, err := o.kubeClient(); err != nil {
+	client, err := o.kubeClient()
+	if err != nil {
 		return nil, err
 	} else if client != nil {
 		gatherer = kubecontext.New(client, kubecontext.Options{})
@@ -323,9 +345,10 @@ func (o enrichOptions) buildAnalyzer(logger *slog.Logger, metrics *enrich.Metric
 	} else {
 		logger.Warn("no cluster access: alerts are analysed from their labels and annotations only", "hint", "give --kubeconfig or run in-cluster with a read-only ServiceAccount")
 	}
-	return enrich.NewAnalyzer(gatherer, model, checker, redactor, enrich.AnalyzerOptions{
+	an := enrich.NewAnalyzer(gatherer, model, checker, redactor, enrich.AnalyzerOptions{
 		ContextWindow: o.llmWindow, OutputReserve: o.llmMaxTokens, SystemPrompt: system, Model: o.llmModel, Anonymize: o.anonymize,
-	}, logger, metrics), nil
+	}, logger, metrics)
+	return o.withProposals(an, client, logger)
 }
 
 // kubeClient returns a client from --kubeconfig, the in-cluster config or

@@ -34,6 +34,8 @@ Commands:
   rules      generate Prometheus z-score rules with absolute floors
   enrich     receive Alertmanager's webhook: raw alerts to Slack/webhook/stdout
              at once, then a local LLM's analysis with checked kubectl commands
+  approver   execute the fixes a human approves from a notification (allowlisted,
+             signed, single use, audited): the only component that writes
   version    print the version
 
 Run 'foresight <command> --help' for a command's flags and examples.
@@ -75,6 +77,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runRules(ctx, rest, stdin, stdout)
 	case "enrich":
 		err = runEnrich(ctx, rest, stdout, logger)
+	case "approver":
+		err = runApprover(ctx, rest, stdout, logger)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "foresight", version())
 	case "help", "-h", "-help", "--help":
