@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -234,6 +235,18 @@ func IsRefusal(err error) (*Refusal, bool) {
 // (the live object's; nil when not known yet, in which case only rules
 // without a selector match). It returns nil or a *Refusal.
 func (c *Config) Check(a Action, objLabels map[string]string) error {
+	return c.check(a, objLabels, false)
+}
+
+// mayAllow is Check with every selector taken as matching: whether a
+// rule could allow a once its object's labels are known. The executor
+// asks it before it reads anything, so that an action outside the
+// allowlist is refused as such (and not as forbidden by RBAC).
+func (c *Config) mayAllow(a Action) error {
+	return c.check(a, nil, true)
+}
+
+func (c *Config) check(a Action, objLabels map[string]string, anyLabels bool) error {
 	if err := a.Validate(); err != nil {
 		return &Refusal{Reason: ReasonInvalid, Message: err.Error()}
 	}
@@ -246,7 +259,7 @@ func (c *Config) Check(a Action, objLabels map[string]string) error {
 		if a.Resource != Nodes && !contains(r.Namespaces, "*") && !contains(r.Namespaces, a.Namespace) {
 			continue
 		}
-		if r.selector != nil && !r.selector.Empty() && (objLabels == nil || !r.selector.Matches(labels.Set(objLabels))) {
+		if !anyLabels && r.selector != nil && !r.selector.Empty() && (objLabels == nil || !r.selector.Matches(labels.Set(objLabels))) {
 			continue
 		}
 		if a.Kind == Scale && (*a.Replicas < *r.MinReplicas || *a.Replicas > *r.MaxReplicas) {
@@ -258,5 +271,28 @@ func (c *Config) Check(a Action, objLabels map[string]string) error {
 	if outOfBounds != "" {
 		return &Refusal{Reason: ReasonOutOfBounds, Message: outOfBounds}
 	}
-	return &Refusal{Reason: ReasonNotAllowlisted, Message: fmt.Sprintf("%s is not allowlisted: no rule in the remediation config's allow list covers %s %s in namespace %q with these labels; add a rule if it should be", a, a.Kind, a.Resource, a.Namespace)}
+	where := ""
+	if a.Resource != Nodes {
+		where = fmt.Sprintf(" in namespace %q", a.Namespace)
+	}
+	if objLabels != nil {
+		where += " with labels " + labelList(objLabels, 8)
+	}
+	return &Refusal{Reason: ReasonNotAllowlisted, Message: fmt.Sprintf(
+		"%s is not allowlisted: no rule in the remediation config's allow list covers %s of %s%s; add a rule (action, resources, namespaces, selector) if it should be",
+		a, a.Kind, a.Resource, where)}
+}
+
+// labelList renders labels sorted, at most n of them: "{a=1, b=2, ...}".
+func labelList(l map[string]string, n int) string {
+	keys := slices.Sorted(maps.Keys(l))
+	var s []string
+	for i, k := range keys {
+		if i == n {
+			s = append(s, fmt.Sprintf("and %d more", len(keys)-n))
+			break
+		}
+		s = append(s, k+"="+l[k])
+	}
+	return "{" + strings.Join(s, ", ") + "}"
 }

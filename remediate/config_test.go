@@ -168,9 +168,9 @@ func TestCheck(t *testing.T) {
 			"restart, other namespace",
 			Action{Kind: RolloutRestart, Resource: Deployments, Namespace: "kube-system", Name: "coredns"},
 			shop, ReasonNotAllowlisted,
-			`no rule in the remediation config's allow list covers rollout-restart deployments in namespace "kube-system"`,
+			`no rule in the remediation config's allow list covers rollout-restart of deployments in namespace "kube-system" with labels {app.kubernetes.io/part-of=shop}; add a rule`,
 		},
-		{"restart, selector does not match", Action{Kind: RolloutRestart, Resource: Deployments, Namespace: "shop", Name: "web"}, map[string]string{"app": "web"}, ReasonNotAllowlisted, "add a rule if it should be"},
+		{"restart, selector does not match", Action{Kind: RolloutRestart, Resource: Deployments, Namespace: "shop", Name: "web"}, map[string]string{"app": "web"}, ReasonNotAllowlisted, "add a rule (action, resources, namespaces, selector) if it should be"},
 		{"restart, labels unknown", Action{Kind: RolloutRestart, Resource: Deployments, Namespace: "shop", Name: "web"}, nil, ReasonNotAllowlisted, ""},
 		{"undo, no selector, labels unknown", Action{Kind: RolloutUndo, Resource: Deployments, Namespace: "shop", Name: "web", ToRevision: 2}, nil, "", ""},
 		{"scale within bounds, any namespace", Action{Kind: Scale, Resource: Deployments, Namespace: "anything", Name: "web", Replicas: i32(20)}, scalable, "", ""},
@@ -183,7 +183,13 @@ func TestCheck(t *testing.T) {
 		{"scale below bounds", Action{Kind: Scale, Resource: Deployments, Namespace: "shop", Name: "web", Replicas: i32(1)}, scalable, ReasonOutOfBounds, "outside the allowed [2, 20]"},
 		{"scale of a statefulset", Action{Kind: Scale, Resource: StatefulSets, Namespace: "shop", Name: "db", Replicas: i32(3)}, scalable, ReasonNotAllowlisted, ""},
 		{"cordon a worker", Action{Kind: Cordon, Resource: Nodes, Name: "n1"}, worker, "", ""},
-		{"cordon a control-plane node", Action{Kind: Cordon, Resource: Nodes, Name: "cp1"}, map[string]string{"node-role.kubernetes.io/control-plane": ""}, ReasonNotAllowlisted, ""},
+		{
+			"cordon a control-plane node",
+			Action{Kind: Cordon, Resource: Nodes, Name: "cp1"},
+			map[string]string{"node-role.kubernetes.io/control-plane": ""},
+			ReasonNotAllowlisted,
+			"kubectl cordon cp1 is not allowlisted: no rule in the remediation config's allow list covers cordon of nodes with labels {node-role.kubernetes.io/control-plane=}",
+		},
 		{"uncordon anything", Action{Kind: Uncordon, Resource: Nodes, Name: "cp1"}, nil, "", ""},
 		{"evict, selector !=", Action{Kind: Evict, Resource: Pods, Namespace: "shop", Name: "web-1"}, map[string]string{"app": "web"}, "", ""},
 		{"evict the db", Action{Kind: Evict, Resource: Pods, Namespace: "shop", Name: "db-0"}, map[string]string{"app": "db"}, ReasonNotAllowlisted, ""},
@@ -205,6 +211,32 @@ func TestCheck(t *testing.T) {
 				t.Errorf("refusal %s %q, want %s with %q", r.Reason, r.Message, tc.want, tc.msg)
 			}
 		})
+	}
+}
+
+// TestMayAllow: before it reads the object, the executor refuses what no
+// rule could allow whatever its labels; the selector waits for the read.
+func TestMayAllow(t *testing.T) {
+	c, err := parseFile(t, "testdata/good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.mayAllow(Action{Kind: RolloutRestart, Resource: Deployments, Namespace: "shop", Name: "web"}); err != nil {
+		t.Errorf("a restart in shop, labels unknown yet: %v", err)
+	}
+	if err := c.mayAllow(Action{Kind: Cordon, Resource: Nodes, Name: "n1"}); err != nil {
+		t.Errorf("a cordon, labels unknown yet: %v", err)
+	}
+	for _, a := range []Action{
+		{Kind: RolloutRestart, Resource: Deployments, Namespace: "kube-system", Name: "coredns"},
+		{Kind: Scale, Resource: StatefulSets, Namespace: "shop", Name: "db", Replicas: i32(3)},
+	} {
+		if r, ok := IsRefusal(c.mayAllow(a)); !ok || r.Reason != ReasonNotAllowlisted {
+			t.Errorf("%s: %v, want not_allowlisted", a, r)
+		}
+	}
+	if r, ok := IsRefusal(c.mayAllow(Action{Kind: Scale, Resource: Deployments, Namespace: "shop", Name: "web", Replicas: i32(50)})); !ok || r.Reason != ReasonOutOfBounds {
+		t.Errorf("a scale to 50: %v, want out_of_bounds before any read", r)
 	}
 }
 

@@ -27,8 +27,10 @@ type ExecutorOptions struct {
 // Executor runs approved actions, with the guardrails in this order, each
 // refusal audited and counted:
 //
-//  1. the allowlist (Config.Check) against the live object's labels
-//     (the object is read first: gone is a refusal);
+//  1. the allowlist (Config.Check): first without labels, before any
+//     read (so an action outside it is refused as such, not as forbidden
+//     by RBAC), then against the live object's labels (gone is a
+//     refusal);
 //  2. drift: the object's UID, a rollout-undo's current revision and
 //     target ReplicaSet, a scale's current replicas, as proposed;
 //  3. the hourly budget of the kind (sliding window; 0 forbids);
@@ -114,8 +116,8 @@ func (e *Executor) Execute(ctx context.Context, ap Approval) Result {
 
 func (e *Executor) execute(ctx context.Context, ap Approval) Result {
 	a := ap.Action
-	if err := a.Validate(); err != nil {
-		return e.refuse(ctx, ap, &Refusal{Reason: ReasonInvalid, Message: err.Error()})
+	if err := e.cfg.mayAllow(a); err != nil {
+		return e.fail(ctx, ap, err)
 	}
 	p, res, done := e.check(ctx, ap)
 	if done {
