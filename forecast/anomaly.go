@@ -1,9 +1,6 @@
 package forecast
 
-import (
-	"math"
-	"slices"
-)
+import "math"
 
 // Defaults of anomaly rejection.
 const (
@@ -61,8 +58,7 @@ func (m *Model) Anomalies(y []float64, maxRun int) []bool {
 	if len(errs) == 0 {
 		return flags
 	}
-	slices.Sort(errs)
-	scale2 := math.Pow(1.4826*errs[len(errs)/2], 2)
+	scale2 := math.Pow(1.4826*nthSmallest(errs, len(errs)/2), 2)
 	if !(scale2 > 0) {
 		return flags
 	}
@@ -119,4 +115,50 @@ func (m *Model) Anomalies(y []float64, maxRun int) []bool {
 		st.step(&m.coef, v)
 	}
 	return flags
+}
+
+// nthSmallest returns the k-th smallest (from 0) of x, which must hold no
+// NaN, reordering x: the value slices.Sort would put at x[k], found by
+// Hoare's selection (quickselect, median-of-three pivots) in O(n) expected
+// time instead of a sort's O(n log n).
+func nthSmallest(x []float64, k int) float64 {
+	lo, hi := 0, len(x)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		// Median of three as the pivot, so that sorted input stays linear.
+		if x[mid] < x[lo] {
+			x[mid], x[lo] = x[lo], x[mid]
+		}
+		if x[hi] < x[lo] {
+			x[hi], x[lo] = x[lo], x[hi]
+		}
+		if x[hi] < x[mid] {
+			x[hi], x[mid] = x[mid], x[hi]
+		}
+		pivot := x[mid]
+		i, j := lo, hi
+		for i <= j {
+			for x[i] < pivot {
+				i++
+			}
+			for pivot < x[j] {
+				j--
+			}
+			if i <= j {
+				x[i], x[j] = x[j], x[i]
+				i++
+				j--
+			}
+		}
+		// Now x[lo..j] ≤ pivot ≤ x[i..hi], and x[j+1..i−1] equal the pivot.
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return x[k]
+		}
+	}
+	return x[k]
 }

@@ -23,6 +23,12 @@ type AutoOptions struct {
 	Horizon int
 	// MaxEvaluations bounds each fit's optimiser; 0 means Fit's default.
 	MaxEvaluations int
+	// Screen chooses the model the cheap way, for one-step anomaly
+	// detection (Horizon 1) on long histories: the widest candidate of each
+	// family, fitted on the last three cycles of the history only, and one
+	// full fit of the chosen one (see fitScreened). Off by default; its
+	// choice is not FitAuto's.
+	Screen bool
 }
 
 // Candidate is one model FitAuto tried.
@@ -103,6 +109,9 @@ type Selection struct {
 // (2008, §7.2) choose by AICc, which counts parameters but scores one-step
 // errors: on minute data the horizon is what separates the models.
 func FitAuto(s Series, opts AutoOptions) (*Model, *Selection, error) {
+	if opts.Screen {
+		return fitScreened(s, opts)
+	}
 	if !opts.ExcludeAnomalies {
 		return fitAuto(s, opts)
 	}

@@ -36,6 +36,10 @@ type FitOptions struct {
 	// initial state to the first initWindow values, so that the scored
 	// forecasts come from a state that has not seen them.
 	initWindow int
+	// coarse, if set, stops a fit after the coarse search and the first
+	// least-squares state: parameters good enough to rank candidates by
+	// (AutoOptions.Screen), not to forecast with.
+	coarse bool
 }
 
 const (
@@ -99,8 +103,7 @@ func Fit(s Series, spec Spec, opts FitOptions) (*Model, error) {
 	} else {
 		params = p.start()
 	}
-	c, err := newCoef(spec, params)
-	if err != nil {
+	if _, err := newCoef(spec, params); err != nil {
 		return nil, err
 	}
 	// The initial state is estimated from the first initWindow values.
@@ -138,6 +141,12 @@ func Fit(s Series, spec Spec, opts FitOptions) (*Model, error) {
 				params, evals, _ = p.minimise(st0, y, maxEvals, nil, coarseSearch)
 			}
 			c, _ := newCoef(spec, params)
+			if opts.coarse {
+				// A state good enough to rank by: a few iterations.
+				st0, _ = refineState(&c, st0, window, polishIterations)
+				m.Fit.Evals, m.Fit.Converged = evals, true
+				return finish(s, m, spec, params, st0, y, k, opts)
+			}
 			st0, _ = refineState(&c, st0, window, cgIterations)
 			params, m.Fit.Evals, m.Fit.Converged = p.minimise(st0, y, maxEvals, &params, fineSearch)
 			m.Fit.Evals += evals
@@ -153,11 +162,18 @@ func Fit(s Series, spec Spec, opts FitOptions) (*Model, error) {
 		if !m.Fit.Converged {
 			m.Notes = append(m.Notes, notef(NoteOptimizer, "the optimiser stopped after %d evaluations without converging; using the best parameters found", m.Fit.Evals))
 		}
-		if c, err = newCoef(spec, params); err != nil {
-			return nil, err
-		}
 	} else {
 		m.Fit.Converged = true
+	}
+	return finish(s, m, spec, params, st0, y, k, opts)
+}
+
+// finish runs m with params from st0 over y, the values of s divided by k,
+// and returns it rescaled, or a simpler model if its state diverged.
+func finish(s Series, m *Model, spec Spec, params Params, st0 state, y []float64, k float64, opts FitOptions) (*Model, error) {
+	c, err := newCoef(spec, params)
+	if err != nil {
+		return nil, err
 	}
 	m.Params, m.coef = params, c
 	horizon := opts.Horizon
