@@ -234,9 +234,12 @@ type access struct {
 	verbs           []string
 }
 
-// kindAccess is the contract of issue 8 for the RBAC of each action kind
-// (the executor's calls, their server-side dry runs included). A kind
-// remediate adds fails here until the chart learns its RBAC.
+// kindAccess is the RBAC each action kind needs: the calls of
+// remediate's executor, their server-side dry runs included (the same
+// rules as e2e/controlplane's real-API-server test of the executor: a
+// scale goes through UpdateScale, so it needs update on /scale and no
+// get or patch there). A kind remediate adds fails here until the chart
+// learns its RBAC.
 func kindAccess(t *testing.T, k remediate.Kind, resources []string) []access {
 	t.Helper()
 	var out []access
@@ -249,7 +252,7 @@ func kindAccess(t *testing.T, k remediate.Kind, resources []string) []access {
 		out = []access{{"apps", "deployments", []string{"get", "patch"}}, {"apps", "replicasets", []string{"list"}}}
 	case remediate.Scale:
 		for _, r := range resources {
-			out = append(out, access{"apps", r, []string{"get"}}, access{"apps", r + "/scale", []string{"get", "update", "patch"}})
+			out = append(out, access{"apps", r, []string{"get"}}, access{"apps", r + "/scale", []string{"update"}})
 		}
 	case remediate.Cordon, remediate.Uncordon:
 		out = []access{{"", "nodes", []string{"get", "patch"}}}
@@ -338,7 +341,11 @@ func TestApproverRBAC(t *testing.T) {
 				{"action": "scale", "resources": []string{"deployments"}, "namespaces": []string{"shop", "payments"}, "minReplicas": 2, "maxReplicas": 20},
 				{"action": "scale", "resources": []string{"statefulsets"}, "namespaces": []string{"payments"}, "minReplicas": 1, "maxReplicas": 3},
 			},
-			never: []permission{{"shop", "apps", "statefulsets/scale", "update"}, {"shop", "apps", "deployments", "patch"}},
+			never: []permission{
+				{"shop", "apps", "statefulsets/scale", "update"},
+				{"shop", "apps", "deployments", "patch"},
+				{"shop", "apps", "deployments/scale", "patch"},
+			},
 		},
 		{
 			name: "everywhere-and-one-namespace",

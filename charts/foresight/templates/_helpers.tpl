@@ -290,7 +290,7 @@ foresight.approver.rules prints the RBAC rules that the allow entries in .entrie
 API group and resource, sorted, one rule per resource. What each kind needs:
   rollout-restart  get, patch on its workloads (the restartedAt annotation of the pod template)
   rollout-undo     get, patch on deployments; list replicasets (to find the revision's template)
-  scale            get on its workloads; get, update, patch on their scale subresource
+  scale            get on its workloads; update on their scale subresource (UpdateScale)
   cordon/uncordon  get, patch on nodes
   evict            get on pods; create on pods/eviction (the Eviction API, which honours PDBs)
 A kind absent from .entries grants nothing.
@@ -308,7 +308,7 @@ A kind absent from .entries grants nothing.
 {{- else if eq $r.action "scale" }}
 {{- range $res }}
 {{- $add = append $add (list "apps" . (list "get")) }}
-{{- $add = append $add (list "apps" (printf "%s/scale" .) (list "get" "update" "patch")) }}
+{{- $add = append $add (list "apps" (printf "%s/scale" .) (list "update")) }}
 {{- end }}
 {{- else if or (eq $r.action "cordon") (eq $r.action "uncordon") }}
 {{- $add = list (list "" "nodes" (list "get" "patch")) }}
