@@ -98,6 +98,12 @@ func ReadSpec(r io.Reader) (Spec, error) {
 		}
 		return s, fmt.Errorf("%w: %w", ErrBadSpec, err)
 	}
+	// A second document would be dropped, with its baselines and their
+	// floors: refuse it.
+	var more any
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return s, fmt.Errorf("%w: the file holds more than one YAML document (---): list every baseline under one baselines key", ErrBadSpec)
+	}
 	s = s.withDefaults()
 	return s, s.Validate()
 }
@@ -285,13 +291,26 @@ func (b Baseline) rules() []rule {
 	if b.MinValue > 0 {
 		cond = append(cond, fmt.Sprintf("%s > %s", b.Record, num(b.MinValue)))
 	}
+	// The description states the alert's condition: the side of the
+	// threshold and each floor the expression has, and no other.
+	when := map[string]string{"above": "z > " + k, "below": "z < -" + k}[b.Direction]
+	if when == "" {
+		when = "|z| > " + k
+	}
+	var floors []string
+	if b.MinDeviation > 0 {
+		floors = append(floors, "the deviation from the mean exceeds "+num(b.MinDeviation))
+	}
+	if b.MinValue > 0 {
+		floors = append(floors, "the value exceeds "+num(b.MinValue))
+	}
 	ann := map[string]string{
 		"summary": fmt.Sprintf("%s is %s standard deviations from its %s mean", b.Record, "{{ $value | printf \"%.1f\" }}", w),
-		"description": fmt.Sprintf("z = (x - avg_over_time(x[%s])) / max(stddev_over_time(x[%s]), %s); fires above %s for %s",
-			w, w, num(b.MinStddev), k, forDur),
+		"description": fmt.Sprintf("z = (x - avg_over_time(x[%s])) / max(stddev_over_time(x[%s]), %s); fires when %s for %s",
+			w, w, num(b.MinStddev), when, forDur),
 	}
-	if b.MinDeviation > 0 || b.MinValue > 0 {
-		ann["description"] += fmt.Sprintf(" and only when the deviation exceeds %s and the value %s", num(b.MinDeviation), num(b.MinValue))
+	if len(floors) > 0 {
+		ann["description"] += ", and only when " + strings.Join(floors, " and ")
 	}
 	for key, v := range b.Annotations {
 		ann[key] = v

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func readSpecFile(t *testing.T, path string) Spec {
@@ -142,6 +144,7 @@ func TestReadSpecErrors(t *testing.T) {
 		{"twice the same record", "baselines:\n  - {alert: A, record: a, expr: a, min_stddev: 1}\n  - {alert: B, record: a, expr: b, min_stddev: 1}\n", "used twice"},
 		{"empty", "", "empty"},
 		{"no baselines", "name: x\n", "no baselines"},
+		{"a second document", "baselines:\n  - {alert: A, record: a, expr: a, min_stddev: 1}\n---\nbaselines:\n  - {alert: B, record: b, expr: b, min_stddev: 1, min_value: 10}\n", "more than one YAML document"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := ReadSpec(strings.NewReader(c.in))
@@ -149,6 +152,68 @@ func TestReadSpecErrors(t *testing.T) {
 				t.Errorf("error %v, want ErrBadSpec mentioning %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestAlertStatesItsFloors generates each direction with and without each
+// floor, in both formats, and checks that the alert's expression holds
+// exactly the floors configured, and that its description states them
+// (and the side of the threshold) and no others: an operator reads the
+// description, not the PromQL, when the alert fires.
+func TestAlertStatesItsFloors(t *testing.T) {
+	type floors struct{ dev, value float64 }
+	for _, dir := range []string{"both", "above", "below"} {
+		for _, f := range []floors{{0, 0}, {5, 0}, {0, 10}, {5, 10}, {0.001, 1e7}} {
+			for _, format := range []Format{RuleFile, PrometheusRule} {
+				name := fmt.Sprintf("%s/dev=%g/value=%g/format=%d", dir, f.dev, f.value, format)
+				t.Run(name, func(t *testing.T) {
+					s := Spec{Name: "t", Baselines: []Baseline{{Alert: "A", Record: "x:y", Expr: "up", Direction: dir, MinStddev: 1, MinDeviation: f.dev, MinValue: f.value}}}.withDefaults()
+					var buf bytes.Buffer
+					if err := Generate(&buf, s, format); err != nil {
+						t.Fatal(err)
+					}
+					var doc struct {
+						ruleFile `yaml:",inline"`
+						Spec     ruleFile `yaml:"spec"`
+					}
+					if err := yaml.Unmarshal(buf.Bytes(), &doc); err != nil {
+						t.Fatal(err)
+					}
+					groups := doc.Groups
+					if format == PrometheusRule {
+						groups = doc.Spec.Groups
+					}
+					var alert *rule
+					for i, r := range groups[0].Rules {
+						if r.Alert == "A" {
+							alert = &groups[0].Rules[i]
+						}
+					}
+					if alert == nil {
+						t.Fatalf("no alert in\n%s", buf.String())
+					}
+					desc := alert.Annotations["description"]
+					check := func(what string, configured float64, inExpr, inDesc string) {
+						if got := strings.Contains(alert.Expr, inExpr); got != (configured > 0) {
+							t.Errorf("%s floor %g: in the expression %v\n%s", what, configured, got, alert.Expr)
+						}
+						if got := strings.Contains(desc, inDesc); got != (configured > 0) {
+							t.Errorf("%s floor %g: in the description %v: %s", what, configured, got, desc)
+						}
+					}
+					devCond := "x:y:avg_over_time_1w) > " + num(f.dev)
+					if dir == "below" {
+						devCond = "x:y:avg_over_time_1w) < -" + num(f.dev)
+					}
+					check("deviation", f.dev, devCond, "deviation from the mean exceeds "+num(f.dev))
+					check("value", f.value, "x:y > "+num(f.value), "the value exceeds "+num(f.value))
+					side := map[string]string{"both": "|z| > 3", "above": "z > 3", "below": "z < -3"}[dir]
+					if !strings.Contains(desc, "fires when "+side) {
+						t.Errorf("description %q does not say it fires when %s", desc, side)
+					}
+				})
+			}
+		}
 	}
 }
 
