@@ -316,6 +316,7 @@ type corpusFile struct {
 
 func loadCorpus(dir string, labels nab.Labels, kinds []string) ([]corpusFile, error) {
 	var out []corpusFile
+	found := map[string]bool{} // the labels' names that name a file
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -328,13 +329,16 @@ func loadCorpus(dir string, labels nab.Labels, kinds []string) ([]corpusFile, er
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		fl, ok := labels.Lookup(rel)
+		key := rel
+		fl, ok := labels.Lookup(key)
 		if !ok {
-			fl, ok = labels.Lookup(filepath.Base(rel))
+			key = filepath.Base(rel)
+			fl, ok = labels.Lookup(key)
 		}
 		if !ok {
 			return nil
 		}
+		found[key] = true
 		data, err := csvseries.ReadFile(path)
 		if err != nil {
 			return err
@@ -351,6 +355,18 @@ func loadCorpus(dir string, labels nab.Labels, kinds []string) ([]corpusFile, er
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no CSV file under %s is named in the labels (%d entries, e.g. %q): give the directory the labels' paths are relative to", dir, len(labels), first(labels.Names()))
+	}
+	// A labelled file left out would change the score without a word:
+	// its windows would count as neither found nor missed.
+	var missing []string
+	for _, name := range labels.Names() {
+		if !found[name] {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%d of the %d files the labels name are not under %s: %s: put them there (by the path the labels give, or their base name), or remove their entries from the labels",
+			len(missing), len(labels), dir, strings.Join(missing, ", "))
 	}
 	slices.SortFunc(out, func(a, b corpusFile) int { return strings.Compare(a.name, b.name) })
 	return out, nil

@@ -117,6 +117,12 @@ func TestAnomalyUsageErrors(t *testing.T) {
 	if err := os.WriteFile(labels, []byte(`{"other.csv": []}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// One labelled file present, one not: the evaluation must not go on
+	// without it.
+	partial := filepath.Join(dir, "partial.json")
+	if err := os.WriteFile(partial, []byte(`{"trace-101-0-4d.csv.gz": {"flash_crowds": [[4297, 4356]]}, "sub/missing-trace.csv": []}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		code int
@@ -131,6 +137,7 @@ func TestAnomalyUsageErrors(t *testing.T) {
 		{[]string{"anomaly", "score", "--input", anomalyTrace, "--model", "zscore", "--window", "90s"}, 2, "whole number of steps"},
 		{[]string{"anomaly", "evaluate", "--input", "testdata/anomaly"}, 2, "--labels is required"},
 		{[]string{"anomaly", "evaluate", "--input", "testdata/anomaly", "--labels", labels}, 1, "no CSV file under testdata/anomaly is named in the labels"},
+		{[]string{"anomaly", "evaluate", "--input", "testdata/anomaly", "--labels", partial}, 1, "1 of the 2 files the labels name are not under testdata/anomaly: sub/missing-trace.csv: put them there"},
 	} {
 		r := runArgs(c.args...)
 		if r.code != c.code || !strings.Contains(r.stderr, c.want) {
