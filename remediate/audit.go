@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -18,6 +19,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -46,6 +48,7 @@ type Audit struct {
 	metrics  *auditMetrics
 	instance string
 	now      func() time.Time
+	seq      atomic.Uint64
 }
 
 // NewAudit writes JSON lines to w and, if client is not nil, Events
@@ -79,7 +82,7 @@ func (a *Audit) Record(ctx context.Context, e Entry) {
 	}
 	a.metrics.entries.WithLabelValues(e.Event).Inc()
 	a.writeLine(ctx, e)
-	if a.client != nil {
+	if a.client != nil && regardable(e.Action) {
 		a.event(ctx, e)
 	}
 }
@@ -128,13 +131,14 @@ func (a *Audit) eventFor(e Entry) *eventsv1.Event {
 	}
 	kind, apiVersion := kindOf(e.Action.Resource)
 	name := e.Action.Name
-	if name == "" {
-		name = "foresight-remediation"
+	if len(name) > 200 {
+		name = name[:200]
 	}
 	return &eventsv1.Event{
 		ObjectMeta: metav1.ObjectMeta{
-			// As client-go's recorders name Events: unique, and sorted by time.
-			Name:      fmt.Sprintf("%s.%x", name, e.Time.UnixNano()),
+			// As client-go's recorders name Events (sorted by time), with a
+			// sequence number: two entries may share a timestamp.
+			Name:      fmt.Sprintf("%s.%x.%x", strings.TrimRight(name, ".-"), e.Time.UnixNano(), a.seq.Add(1)),
 			Namespace: ns,
 		},
 		EventTime:           metav1.NewMicroTime(e.Time),
@@ -149,6 +153,14 @@ func (a *Audit) eventFor(e Entry) *eventsv1.Event {
 		Note: truncate(note(e), noteLimit),
 		Type: typ,
 	}
+}
+
+// regardable reports whether a names an object an Event can regard: a
+// malformed action (refused as invalid) has only its JSON line.
+func regardable(a Action) bool {
+	kind, _ := kindOf(a.Resource)
+	return kind != "" && len(validation.IsDNS1123Subdomain(a.Name)) == 0 &&
+		(a.Namespace == "" || len(validation.IsDNS1123Label(a.Namespace)) == 0)
 }
 
 // eventReason maps an audit event to an Event reason: "executed" ->

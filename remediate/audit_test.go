@@ -133,6 +133,24 @@ func TestAuditEventFor(t *testing.T) {
 			t.Errorf("%s: event %+v", c.e.Event, ev.ObjectMeta)
 		}
 	}
+	same := Entry{Time: at, Event: EventWaiting, Action: Action{Kind: Cordon, Resource: Nodes, Name: "n1"}}
+	if a.eventFor(same).Name == a.eventFor(same).Name {
+		t.Error("two entries at the same time get the same Event name")
+	}
+	for _, c := range []struct {
+		a    Action
+		want bool
+	}{
+		{Action{Kind: Cordon, Resource: Nodes, Name: "n1"}, true},
+		{Action{Kind: Evict, Resource: Pods, Namespace: "shop", Name: "web-1"}, true},
+		{Action{Kind: "drain", Resource: "machines", Name: "n1"}, false},
+		{Action{Kind: Evict, Resource: Pods, Namespace: "Shop!", Name: "web-1"}, false},
+		{Action{Kind: Evict, Resource: Pods, Namespace: "shop"}, false},
+	} {
+		if got := regardable(c.a); got != c.want {
+			t.Errorf("regardable(%+v) = %v", c.a, got)
+		}
+	}
 	long := a.eventFor(Entry{Time: at, Event: EventFailed, Message: strings.Repeat("é", 2000), Action: Action{Kind: Cordon, Resource: Nodes, Name: "n1"}})
 	if len(long.Note) > noteLimit || !strings.HasSuffix(long.Note, "…") || !strings.Contains(long.Note, "failed") {
 		t.Errorf("a long note is %d bytes: %q...", len(long.Note), long.Note[:40])
