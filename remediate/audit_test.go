@@ -134,7 +134,7 @@ func TestAuditEventFor(t *testing.T) {
 		}
 	}
 	same := Entry{Time: at, Event: EventWaiting, Action: Action{Kind: Cordon, Resource: Nodes, Name: "n1"}}
-	if a.eventFor(same).Name == a.eventFor(same).Name {
+	if n1, n2 := a.eventFor(same).Name, a.eventFor(same).Name; n1 == n2 {
 		t.Error("two entries at the same time get the same Event name")
 	}
 	for _, c := range []struct {
