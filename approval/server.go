@@ -57,8 +57,6 @@ type Options struct {
 	// IdentityHeader names a header set by a trusted auth proxy naming
 	// the approver of a link; "" takes the name typed in the form.
 	IdentityHeader string
-	// PublicURL is where humans reach the approver (for messages).
-	PublicURL string
 	// MaxBodyBytes bounds a request body; 0 means 64 KiB.
 	MaxBodyBytes int64
 	Client       *http.Client
@@ -171,6 +169,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// count counts a request by outcome and names the outcome in the answer's
+// X-Foresight-Outcome header.
+func (s *Server) count(w http.ResponseWriter, endpoint, outcome string) {
+	s.metrics.requests.WithLabelValues(endpoint, outcome).Inc()
+	w.Header().Set(HeaderOutcome, outcome)
+}
+
+// begin registers background work that Shutdown waits for; false once
+// Shutdown has begun.
+func (s *Server) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
 // request is one decision, from either channel.
 type request struct {
 	endpoint string
@@ -213,20 +230,14 @@ func (s *Server) decide(ctx context.Context, r request) (Proposal, answer) {
 			return p, answer{http.StatusUnprocessableEntity, outcomeRefused, "Refused by the allowlist: " + err.Error()}
 		}
 	}
-	s.mu.Lock()
-	stopping := s.stopping
-	if !stopping && r.decision == DecisionApprove {
-		s.wg.Add(1) // before the claim, so Shutdown waits for it
-	}
-	s.mu.Unlock()
-	if stopping {
+	// Taken before the claim, so that Shutdown waits for the execution
+	// (or the post-back of a rejection) the claim starts.
+	if !s.begin() {
 		return p, answer{http.StatusServiceUnavailable, outcomeStopping, "The approver is restarting: try again in a minute (nothing was done)."}
 	}
 	first, prev, err := s.o.Store.Claim(p.ID, Claim{By: r.identity, Decision: r.decision, At: now, Expires: p.Expires})
 	if err != nil || !first {
-		if r.decision == DecisionApprove {
-			s.wg.Done()
-		}
+		s.wg.Done()
 		if err != nil {
 			s.logger.ErrorContext(ctx, "approval store claim", "proposal_id", p.ID, "err", err)
 			return p, answer{http.StatusInternalServerError, outcomeStoreError, "The approver could not record the decision (nothing was done): " + err.Error()}
@@ -238,7 +249,6 @@ func (s *Server) decide(ctx context.Context, r request) (Proposal, answer) {
 	cmd := p.Action.String()
 	if r.decision == DecisionReject {
 		s.audit(ctx, remediate.EventRejected, p, r, "", "")
-		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			s.postBack(r, p, fmt.Sprintf("Rejected by %s: `%s` will not run.", r.identity, cmd), nil)
@@ -303,11 +313,11 @@ func (s *Server) readBody(w http.ResponseWriter, req *http.Request, endpoint str
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		s.metrics.requests.WithLabelValues(endpoint, outcomeTooLarge).Inc()
+		s.count(w, endpoint, outcomeTooLarge)
 		http.Error(w, fmt.Sprintf("request body over %d bytes", s.o.MaxBodyBytes), http.StatusRequestEntityTooLarge)
 		return nil, false
 	case err != nil:
-		s.metrics.requests.WithLabelValues(endpoint, outcomeMalformed).Inc()
+		s.count(w, endpoint, outcomeMalformed)
 		http.Error(w, "unreadable request body", http.StatusBadRequest)
 		return nil, false
 	}
@@ -352,19 +362,19 @@ func (s *Server) serveLink(w http.ResponseWriter, req *http.Request) {
 	}
 	form, err := parseForm(body)
 	if err != nil {
-		s.metrics.requests.WithLabelValues(endpointLink, outcomeMalformed).Inc()
+		s.count(w, endpointLink, outcomeMalformed)
 		s.writePage(w, http.StatusBadRequest, pageData{Title: "Bad request", Message: "Unreadable form: " + err.Error()})
 		return
 	}
 	decision := form.Get("decision")
 	if decision != DecisionApprove && decision != DecisionReject {
-		s.metrics.requests.WithLabelValues(endpointLink, outcomeMalformed).Inc()
+		s.count(w, endpointLink, outcomeMalformed)
 		s.writePage(w, http.StatusBadRequest, pageData{Title: "Bad request", Message: "decision must be approve or reject"})
 		return
 	}
 	identity, problem := s.linkIdentity(req, form.Get("name"))
 	if problem != "" {
-		s.metrics.requests.WithLabelValues(endpointLink, outcomeAnonymous).Inc()
+		s.count(w, endpointLink, outcomeAnonymous)
 		status := http.StatusBadRequest
 		if s.o.IdentityHeader != "" {
 			status = http.StatusForbidden
@@ -373,7 +383,7 @@ func (s *Server) serveLink(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	p, a := s.decide(req.Context(), request{endpoint: endpointLink, token: form.Get("token"), decision: decision, identity: identity, via: "link"})
-	s.metrics.requests.WithLabelValues(endpointLink, a.outcome).Inc()
+	s.count(w, endpointLink, a.outcome)
 	s.writePage(w, a.status, pageData{Title: titleOf(a), Message: a.message, Command: commandOf(p), CorrelationID: p.CorrelationID})
 }
 
@@ -407,12 +417,12 @@ func (s *Server) servePage(w http.ResponseWriter, req *http.Request) {
 		a = answer{http.StatusBadRequest, outcomeMalformed, "Unreadable approval link: " + err.Error()}
 	}
 	if err != nil {
-		s.metrics.requests.WithLabelValues(endpointPage, a.outcome).Inc()
+		s.count(w, endpointPage, a.outcome)
 		s.writePage(w, a.status, pageData{Title: "Nothing to approve", Message: a.message, Command: commandOf(p), CorrelationID: p.CorrelationID})
 		return
 	}
 	if c, used, err := s.o.Store.Get(p.ID); err == nil && used {
-		s.metrics.requests.WithLabelValues(endpointPage, outcomeReplayed).Inc()
+		s.count(w, endpointPage, outcomeReplayed)
 		s.writePage(w, http.StatusGone, pageData{
 			Title: "Already decided", Command: p.Action.String(), CorrelationID: p.CorrelationID,
 			Message: fmt.Sprintf("Already %s by %s at %s.", pastTense(c.Decision), c.By, c.At.UTC().Format(time.RFC3339)),
@@ -427,13 +437,13 @@ func (s *Server) servePage(w http.ResponseWriter, req *http.Request) {
 	if err := s.precheck.Check(p.Action, nil); err != nil {
 		d.Message = "The allowlist refuses this action, so approving it will be refused: " + err.Error()
 	}
-	s.metrics.requests.WithLabelValues(endpointPage, outcomeShown).Inc()
+	s.count(w, endpointPage, outcomeShown)
 	s.writePage(w, http.StatusOK, d)
 }
 
 func (s *Server) serveSlack(w http.ResponseWriter, req *http.Request) {
 	if len(s.o.SlackSigningSecret) == 0 {
-		s.metrics.requests.WithLabelValues(endpointSlack, outcomeDisabled).Inc()
+		s.count(w, endpointSlack, outcomeDisabled)
 		http.Error(w, "Slack interactions are off: start the approver with --slack-signing-secret-file", http.StatusNotFound)
 		return
 	}
@@ -446,14 +456,14 @@ func (s *Server) serveSlack(w http.ResponseWriter, req *http.Request) {
 		if errors.Is(err, ErrSlackStale) {
 			outcome = outcomeStale
 		}
-		s.metrics.requests.WithLabelValues(endpointSlack, outcome).Inc()
+		s.count(w, endpointSlack, outcome)
 		s.logger.WarnContext(req.Context(), "slack request refused", "err", err, "remote", req.RemoteAddr)
 		http.Error(w, err.Error(), http.StatusForbidden)
 		return
 	}
 	in, err := ParseInteraction(body)
 	if err != nil {
-		s.metrics.requests.WithLabelValues(endpointSlack, outcomeMalformed).Inc()
+		s.count(w, endpointSlack, outcomeMalformed)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -464,17 +474,16 @@ func (s *Server) serveSlack(w http.ResponseWriter, req *http.Request) {
 	case ActionReject:
 		decision = DecisionReject
 	default:
-		s.metrics.requests.WithLabelValues(endpointSlack, outcomeMalformed).Inc()
+		s.count(w, endpointSlack, outcomeMalformed)
 		http.Error(w, fmt.Sprintf("unknown action_id %.60q: want %s or %s", in.ActionID, ActionApprove, ActionReject), http.StatusBadRequest)
 		return
 	}
 	r := request{endpoint: endpointSlack, token: in.Value, decision: decision, identity: in.Identity(), via: "slack", slack: &in}
 	p, a := s.decide(req.Context(), r)
-	s.metrics.requests.WithLabelValues(endpointSlack, a.outcome).Inc()
-	if a.outcome != outcomeAccepted && a.outcome != outcomeRejected && in.ResponseURL != "" {
+	s.count(w, endpointSlack, a.outcome)
+	if a.outcome != outcomeAccepted && a.outcome != outcomeRejected && in.ResponseURL != "" && s.begin() {
 		// Slack shows a failed interaction without its body: tell the user
 		// why, privately.
-		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			s.respond(in.ResponseURL, a.message+" ("+commandOf(p)+")", true)
@@ -484,6 +493,11 @@ func (s *Server) serveSlack(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(a.status)
 	fmt.Fprintln(w, a.message)
 }
+
+// HeaderOutcome carries a request's outcome (the outcome label of
+// foresight_approval_requests_total) on every answer of /approve and
+// /slack/interactions, for scripts and tests.
+const HeaderOutcome = "X-Foresight-Outcome"
 
 // Slack action ids of the buttons foresight enrich renders.
 const (

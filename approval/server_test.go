@@ -205,12 +205,24 @@ func (h *harness) drain() {
 
 func (h *harness) postForm(path string, form url.Values, header http.Header) (int, string) {
 	h.t.Helper()
+	status, body, _ := h.postFormOutcome(path, form, header)
+	return status, body
+}
+
+func (h *harness) postFormOutcome(path string, form url.Values, header http.Header) (int, string, string) {
+	h.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, h.http.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	return do(h.t, req)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header.Get(HeaderOutcome)
 }
 
 func do(t *testing.T, req *http.Request) (int, string) {
@@ -316,10 +328,13 @@ func TestLinkDecisions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, harnessOpts{identityHeader: tc.identityHeader})
 			tc.form.Set("token", tc.token(t))
-			status, body := h.postForm("/approve", tc.form, tc.header)
+			status, body, outcome := h.postFormOutcome("/approve", tc.form, tc.header)
 			h.drain()
 			if status != tc.wantStatus || !strings.Contains(body, tc.wantBody) {
 				t.Fatalf("POST /approve: %d %s\nwant %d containing %q", status, body, tc.wantStatus, tc.wantBody)
+			}
+			if outcome != tc.wantOutcome {
+				t.Errorf("%s: %q, want %q", HeaderOutcome, outcome, tc.wantOutcome)
 			}
 			if got := h.requests(endpointLink, tc.wantOutcome); got != 1 {
 				t.Errorf("foresight_approval_requests_total{endpoint=link,outcome=%s} = %v, want 1", tc.wantOutcome, got)

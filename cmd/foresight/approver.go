@@ -151,7 +151,7 @@ func runApprover(ctx context.Context, args []string, stdout io.Writer, logger *s
 	srv, err := approval.NewServer(approval.Options{
 		Key: key, Config: cfg, Executor: exec, Store: store, Audit: audit,
 		SlackSigningSecret: []byte(slackSecret), SlackToken: slackToken, ResultWebhook: o.resultWebhook,
-		IdentityHeader: o.identityHdr, PublicURL: o.publicURL, Logger: logger, Registerer: reg,
+		IdentityHeader: o.identityHdr, Logger: logger, Registerer: reg,
 	})
 	if err != nil {
 		return err
@@ -197,7 +197,7 @@ func runApprover(ctx context.Context, args []string, stdout io.Writer, logger *s
 			defer cancel()
 			_ = hs.Shutdown(shut)
 			if err := srv.Shutdown(shut); err != nil {
-				logger.Warn("approver stopped with executions in flight; they were canceled and their results posted", "err", err)
+				logger.WarnContext(ctx, "approver stopped with executions in flight; they were canceled and their results posted", "err", err)
 			}
 			return nil
 		}
