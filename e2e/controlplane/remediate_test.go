@@ -438,14 +438,25 @@ spec:
 		if d := getDeployment(t, ctx, admin, "other", "web"); d.Generation != 1 {
 			t.Errorf("other/web changed (generation %d)", d.Generation)
 		}
-		// node-s goes NotReady for 5s: the settle period starts over.
+		// node-s goes NotReady for 4s: the settle period starts over.
 		hb.down.Store("node-s", true)
 		if err := hb.beat(ctx); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(5 * time.Second)
+		time.Sleep(4 * time.Second)
 		hb.down.Delete("node-s")
 		if err := hb.beat(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Then a new Pending pod (no scheduler) for 4s: it starts over again.
+		if _, err := admin.CoreV1().Pods("shop").Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "newcomer", Namespace: "shop"},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(4 * time.Second)
+		if err := admin.CoreV1().Pods("shop").Delete(ctx, "newcomer", metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}); err != nil {
 			t.Fatal(err)
 		}
 		readyAgain := time.Now()
@@ -461,12 +472,12 @@ spec:
 			t.Error("node-b is not unschedulable after its cordon")
 		}
 		waited := res.at.Sub(first)
-		t.Logf("the second cordon ran %s after the first, %s after node-s was Ready again (gate.settle %s)",
+		t.Logf("the second cordon ran %s after the first, %s after the cluster was stable again (gate.settle %s)",
 			waited.Round(100*time.Millisecond), res.at.Sub(readyAgain).Round(100*time.Millisecond), cfg.Gate.Settle)
-		// Stable continuously for Settle: counted from node-s's recovery
-		// (less a poll and a heartbeat of slack).
+		// Stable continuously for Settle: counted from the Pending pod's
+		// deletion (less two polls of slack).
 		if res.at.Sub(readyAgain) < cfg.Gate.Settle-2*cfg.Gate.Poll {
-			t.Errorf("the second cordon ran %s after node-s was Ready again, before the settle period (%s) was over", res.at.Sub(readyAgain), cfg.Gate.Settle)
+			t.Errorf("the second cordon ran %s after the cluster was stable again, before the settle period (%s) was over", res.at.Sub(readyAgain), cfg.Gate.Settle)
 		}
 		es := audit.entries(t, res.ap.ProposalID)
 		if len(es) != 2 || es[0].Event != remediate.EventWaiting || es[1].Event != remediate.EventExecuted ||
@@ -478,10 +489,26 @@ spec:
 		waitEvent(t, ctx, admin, "default", "node-x", "RemediationRefused")
 	})
 
-	// (v) an eviction whose dry run a PodDisruptionBudget blocks.
+	// (v) an eviction whose dry run a PodDisruptionBudget blocks, after
+	// the gate waited for that PDB to be healthy again.
 	t.Run("EvictionBlockedByPDB", func(t *testing.T) {
-		waitPDB(t, ctx, admin, "shop", "guarded")
-		_, r := approve(remediate.Action{Kind: remediate.Evict, Resource: remediate.Pods, Namespace: "shop", Name: "guarded"})
+		waitPDB(t, ctx, admin, "shop", "guarded", 1)
+		done := make(chan remediate.Result, 1)
+		go func() {
+			_, r := approve(remediate.Action{Kind: remediate.Evict, Resource: remediate.Pods, Namespace: "shop", Name: "guarded"})
+			done <- r
+		}()
+		time.Sleep(2 * time.Second)
+		setPodReady(t, ctx, admin, "shop", "guarded", corev1.ConditionFalse)
+		waitPDB(t, ctx, admin, "shop", "guarded", 0)
+		time.Sleep(2 * time.Second)
+		setPodReady(t, ctx, admin, "shop", "guarded", corev1.ConditionTrue)
+		waitPDB(t, ctx, admin, "shop", "guarded", 1)
+		healthy := time.Now()
+		r := <-done
+		if d := time.Since(healthy); d < cfg.Gate.Settle-2*cfg.Gate.Poll {
+			t.Errorf("the eviction went on %s after the PodDisruptionBudget was healthy again, before the settle period (%s) was over", d, cfg.Gate.Settle)
+		}
 		expect(t, r, remediate.OutcomeRefused, remediate.ReasonPDBBlocked, "would violate a PodDisruptionBudget", "kubectl get pdb -n shop")
 		p, err := admin.CoreV1().Pods("shop").Get(ctx, "guarded", metav1.GetOptions{})
 		if err != nil || p.DeletionTimestamp != nil {
@@ -569,20 +596,37 @@ func findRevision(t *testing.T, ctx context.Context, c kubernetes.Interface, ns,
 	return nil
 }
 
-// waitPDB waits until the disruption controller has counted the guarded
-// pod: healthy, and no disruption allowed.
-func waitPDB(t *testing.T, ctx context.Context, c kubernetes.Interface, ns, name string) {
+// waitPDB waits until the disruption controller counts healthy pods for
+// the PodDisruptionBudget (of 1 desired: no disruption allowed).
+func waitPDB(t *testing.T, ctx context.Context, c kubernetes.Interface, ns, name string, healthy int32) {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
 		b, err := c.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.Status.ObservedGeneration == b.Generation && b.Status.CurrentHealthy == 1 && b.Status.DesiredHealthy == 1 && b.Status.DisruptionsAllowed == 0 {
+		if b.Status.ObservedGeneration == b.Generation && b.Status.CurrentHealthy == healthy && b.Status.DesiredHealthy == 1 && b.Status.DisruptionsAllowed == 0 {
 			return
 		}
 	}
-	t.Fatalf("PodDisruptionBudget %s/%s never counted its pod", ns, name)
+	t.Fatalf("PodDisruptionBudget %s/%s never counted %d healthy pod(s)", ns, name, healthy)
+}
+
+// setPodReady sets a (kubelet-less) pod's Ready condition.
+func setPodReady(t *testing.T, ctx context.Context, c kubernetes.Interface, ns, name string, st corev1.ConditionStatus) {
+	t.Helper()
+	p, err := c.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == corev1.PodReady {
+			p.Status.Conditions[i].Status, p.Status.Conditions[i].LastTransitionTime = st, metav1.Now()
+		}
+	}
+	if _, err := c.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // waitEvent waits for the approver's Event with reason on the object.
