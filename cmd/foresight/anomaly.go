@@ -48,8 +48,9 @@ With --format nab the score is mapped onto [0, 1) as s/(1+s) (the band's edge
 is 0.5; a missing value is 0), the form NAB's tools read.
 
 Models (--model): holtwinters (seasonal forecast band, refitted every
---fit-every on the last --fit-window), zscore, mad, rolling_quantile (rolling
-over --window).
+--fit-every on the last --fit-window; takes --quantile and --season), zscore
+and mad (rolling over --window; take --threshold), rolling_quantile (rolling
+over --window; takes --quantile). A flag the model does not take is an error.
 
 Examples:
   foresight anomaly score --input requests.csv
@@ -124,11 +125,39 @@ func (m *modelFlags) add(fs *flag.FlagSet, many bool) {
 	fs.Var((*durationFlag)(&m.fitWindow), "fit-window", "history each fit sees (default 7d)")
 }
 
-// configs returns one ModelConfig per --model.
-func (m *modelFlags) configs() ([]anomaly.ModelConfig, error) {
+// modelOnlyFlags are the flags that apply to some models only, and those
+// models; the others apply to all.
+var modelOnlyFlags = []struct {
+	flag    string
+	classes []string
+}{
+	{"window", []string{anomaly.ClassZScore, anomaly.ClassMAD, anomaly.ClassRollingQuantile}},
+	{"threshold", []string{anomaly.ClassZScore, anomaly.ClassMAD}},
+	{"quantile", []string{anomaly.ClassRollingQuantile, anomaly.ClassHoltWinters}},
+	{"season", []string{anomaly.ClassHoltWinters}},
+}
+
+// configs returns one ModelConfig per --model. A flag set on the command
+// line (fs) that none of the models takes is an error rather than
+// ignored: --window with holtwinters would otherwise change nothing and
+// say nothing.
+func (m *modelFlags) configs(fs *flag.FlagSet) ([]anomaly.ModelConfig, error) {
 	names := strings.Split(m.models, ",")
 	if m.models == "all" {
 		names = anomaly.Classes
+	}
+	for i := range names {
+		names[i] = strings.TrimSpace(names[i])
+		if !slices.Contains(anomaly.Classes, names[i]) {
+			return nil, usagef("--model %q: use %s", names[i], strings.Join(anomaly.Classes, ", "))
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, o := range modelOnlyFlags {
+		if set[o.flag] && !slices.ContainsFunc(names, func(n string) bool { return slices.Contains(o.classes, n) }) {
+			return nil, usagef("--%s applies to %s, not %s: drop it, or choose one of those with --model", o.flag, strings.Join(o.classes, ", "), strings.Join(names, ", "))
+		}
 	}
 	var scale []float64
 	if m.scale != "" {
@@ -186,7 +215,7 @@ func runAnomalyScore(ctx context.Context, args []string, stdin io.Reader, stdout
 	case strings.Contains(m.models, ","):
 		return usagef("--model takes one detector here")
 	}
-	cfgs, err := m.configs()
+	cfgs, err := m.configs(fs)
 	if err != nil {
 		return err
 	}
@@ -247,7 +276,7 @@ func runAnomalyEvaluate(ctx context.Context, args []string, stdout io.Writer, lo
 	case workers < 1:
 		return usagef("--workers must be at least 1")
 	}
-	cfgs, err := m.configs()
+	cfgs, err := m.configs(fs)
 	if err != nil {
 		return err
 	}

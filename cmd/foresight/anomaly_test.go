@@ -87,8 +87,10 @@ func TestAnomalyScoreIsCausal(t *testing.T) {
 }
 
 func TestAnomalyEvaluate(t *testing.T) {
+	// --window applies to rolling_quantile only: accepted, as one of the
+	// models takes it.
 	r := runArgs("anomaly", "evaluate", "--input", "testdata/anomaly", "--labels", "testdata/anomaly/labels.json",
-		"--model", "holtwinters,rolling_quantile", "-v")
+		"--model", "holtwinters,rolling_quantile", "--window", "1h", "-v")
 	if r.code != 0 {
 		t.Fatal(r)
 	}
@@ -135,6 +137,13 @@ func TestAnomalyUsageErrors(t *testing.T) {
 		{[]string{"anomaly", "score", "--input", anomalyTrace, "--format", "json"}, 2, "use csv or nab"},
 		{[]string{"anomaly", "score", "--input", anomalyTrace, "--direction", "up"}, 2, "detection direction"},
 		{[]string{"anomaly", "score", "--input", anomalyTrace, "--model", "zscore", "--window", "90s"}, 2, "whole number of steps"},
+		// Flags the chosen model does not take are refused, not ignored.
+		{[]string{"anomaly", "score", "--input", anomalyTrace, "--model", "holtwinters", "--window", "1h"}, 2, "--window applies to zscore, mad, rolling_quantile, not holtwinters"},
+		{[]string{"anomaly", "score", "--input", anomalyTrace, "--threshold", "4"}, 2, "--threshold applies to zscore, mad, not holtwinters"},
+		{[]string{"anomaly", "score", "--input", anomalyTrace, "--model", "zscore", "--season", "1d"}, 2, "--season applies to holtwinters, not zscore"},
+		{[]string{"anomaly", "score", "--input", anomalyTrace, "--model", "mad", "--quantile", "0.9"}, 2, "--quantile applies to rolling_quantile, holtwinters, not mad"},
+		{[]string{"anomaly", "score", "--input", anomalyTrace, "--model", "rolling_quantile", "--threshold", "2"}, 2, "--threshold applies to zscore, mad, not rolling_quantile"},
+		{[]string{"anomaly", "evaluate", "--input", "testdata/anomaly", "--labels", "testdata/anomaly/labels.json", "--model", "holtwinters", "--window", "2h"}, 2, "--window applies to"},
 		{[]string{"anomaly", "evaluate", "--input", "testdata/anomaly"}, 2, "--labels is required"},
 		{[]string{"anomaly", "evaluate", "--input", "testdata/anomaly", "--labels", labels}, 1, "no CSV file under testdata/anomaly is named in the labels"},
 		{[]string{"anomaly", "evaluate", "--input", "testdata/anomaly", "--labels", partial}, 1, "1 of the 2 files the labels name are not under testdata/anomaly: sub/missing-trace.csv: put them there"},
