@@ -21,6 +21,7 @@ type Metrics struct {
 	redactions       *prometheus.CounterVec
 	suggestions      *prometheus.CounterVec
 	analysisDuration prometheus.Histogram
+	proposals        *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics with reg (nil: not registered).
@@ -78,5 +79,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to gather context and get the model's answer for one alert.",
 			Buckets: prometheus.ExponentialBuckets(0.1, 2, 12),
 		}),
+		proposals: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "foresight_enrich_proposals_total",
+			Help: "Suggested commands that change the cluster, by proposal result: proposed, or why not (not_an_action, not_allowlisted, out_of_bounds, invalid, gone, read_error, no_change, no_revision, sign_error).",
+		}, []string{"result"}),
 	}
 }

@@ -50,15 +50,18 @@ type ProposerOptions struct {
 	TTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Metrics counts proposals by result; nil means not exported.
+	Metrics *Metrics
 }
 
 // Proposer maps checked suggestions to allowlisted actions with concrete
 // parameters, read from the live objects with get and list calls only
 // (the enrichment's ServiceAccount stays read-only), and signs them.
 type Proposer struct {
-	client kubernetes.Interface
-	o      ProposerOptions
-	logger *slog.Logger
+	client  kubernetes.Interface
+	o       ProposerOptions
+	logger  *slog.Logger
+	metrics *Metrics
 }
 
 // NewProposer returns a proposer reading objects through client.
@@ -88,7 +91,11 @@ func NewProposer(client kubernetes.Interface, o ProposerOptions, logger *slog.Lo
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Proposer{client: client, o: o, logger: logger}, nil
+	metrics := o.Metrics
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	return &Proposer{client: client, o: o, logger: logger, metrics: metrics}, nil
 }
 
 // WithProposals wraps an Analyzer so that its analyses carry proposals.
@@ -111,33 +118,64 @@ func (pa proposingAnalyzer) Analyze(ctx context.Context, a Alert) Analysis {
 
 // Propose adds a proposal to an for every needs_human command that maps
 // to an action the allowlist permits on the live object, and a note for
-// every other needs_human command saying why it has no button.
+// every other needs_human command saying why it has no button. Each
+// outcome is counted (foresight_enrich_proposals_total).
 func (p *Proposer) Propose(ctx context.Context, correlationID, defaultNS string, an *Analysis) {
+	ctx, cancel := context.WithTimeout(ctx, proposeTimeout)
+	defer cancel()
 	seen := map[string]bool{}
 	for _, c := range an.Commands {
 		if c.Verdict != suggest.NeedsHuman {
 			continue
 		}
-		a, why := ActionFor(c.Command, defaultNS)
-		if why == "" {
-			a, why = p.observe(ctx, a)
-		}
-		if why != "" {
-			an.Notes = append(an.Notes, fmt.Sprintf("no approval button for `%s`: %s", c.Command, why))
+		a, sk := p.proposal(ctx, c.Command, defaultNS)
+		if sk == nil && seen[a.String()] {
 			continue
 		}
-		if seen[a.String()] {
+		var v ProposalView
+		if sk == nil {
+			seen[a.String()] = true
+			var err error
+			if v, err = p.sign(correlationID, a); err != nil {
+				sk = &skip{reasonSignError, err.Error()}
+			}
+		}
+		if sk != nil {
+			p.metrics.proposals.WithLabelValues(sk.reason).Inc()
+			an.Notes = append(an.Notes, fmt.Sprintf("no approval button for `%s`: %s", c.Command, sk.why))
+			p.logger.InfoContext(ctx, "no proposal for a suggested command", "correlation_id", correlationID, "command", c.Command, "reason", sk.reason, "why", sk.why)
 			continue
 		}
-		seen[a.String()] = true
-		v, err := p.sign(correlationID, a)
-		if err != nil {
-			an.Notes = append(an.Notes, fmt.Sprintf("no approval button for `%s`: %v", c.Command, err))
-			continue
-		}
+		p.metrics.proposals.WithLabelValues("proposed").Inc()
 		an.Proposals = append(an.Proposals, v)
 		p.audit(ctx, v, correlationID, c.Command)
 	}
+}
+
+// proposeTimeout bounds the reads of one analysis' proposals.
+const proposeTimeout = 10 * time.Second
+
+// skip is why a command gets no proposal: reason is the metric's label,
+// why the note for the human.
+type skip struct{ reason, why string }
+
+// Reasons for no proposal (besides remediate's refusal reasons:
+// not_allowlisted, out_of_bounds, invalid).
+const (
+	reasonNotAnAction = "not_an_action" // the command is not one the approver executes
+	reasonGone        = "gone"          // the object does not exist
+	reasonReadError   = "read_error"    // the object could not be read
+	reasonNoChange    = "no_change"     // the action would change nothing
+	reasonNoRevision  = "no_revision"   // no revision to undo to
+	reasonSignError   = "sign_error"
+)
+
+func (p *Proposer) proposal(ctx context.Context, line, defaultNS string) (remediate.Action, *skip) {
+	a, why := ActionFor(line, defaultNS)
+	if why != "" {
+		return a, &skip{reasonNotAnAction, why}
+	}
+	return p.observe(ctx, a)
 }
 
 func (p *Proposer) sign(correlationID string, a remediate.Action) (ProposalView, error) {
@@ -177,7 +215,7 @@ func (p *Proposer) audit(ctx context.Context, v ProposalView, correlationID, sug
 // allowlist with its labels; it fills in what the approver checks for
 // drift (UID, the current revision and the ReplicaSet to go back to, the
 // replica count). why says why no proposal can be made.
-func (p *Proposer) observe(ctx context.Context, a remediate.Action) (remediate.Action, string) {
+func (p *Proposer) observe(ctx context.Context, a remediate.Action) (remediate.Action, *skip) {
 	apps := p.client.AppsV1()
 	var meta metav1.ObjectMeta
 	var dep *appsv1.Deployment
@@ -209,34 +247,38 @@ func (p *Proposer) observe(ctx context.Context, a remediate.Action) (remediate.A
 			meta = node.ObjectMeta
 			switch {
 			case a.Kind == remediate.Cordon && node.Spec.Unschedulable:
-				return a, "node " + a.Name + " is already cordoned"
+				return a, &skip{reasonNoChange, "node " + a.Name + " is already cordoned"}
 			case a.Kind == remediate.Uncordon && !node.Spec.Unschedulable:
-				return a, "node " + a.Name + " is not cordoned"
+				return a, &skip{reasonNoChange, "node " + a.Name + " is not cordoned"}
 			}
 		}
 	}
 	switch {
 	case apierrors.IsNotFound(err):
-		return a, fmt.Sprintf("%s %s does not exist", strings.TrimSuffix(a.Resource, "s"), qualified(a))
+		return a, &skip{reasonGone, fmt.Sprintf("%s %s does not exist", strings.TrimSuffix(a.Resource, "s"), qualified(a))}
 	case err != nil:
-		return a, fmt.Sprintf("could not read %s %s: %v", strings.TrimSuffix(a.Resource, "s"), qualified(a), err)
+		return a, &skip{reasonReadError, fmt.Sprintf("could not read %s %s: %v", strings.TrimSuffix(a.Resource, "s"), qualified(a), err)}
 	}
 	if a.Kind != remediate.Scale {
 		a.Observed.Replicas = nil
 	} else if *a.Observed.Replicas == *a.Replicas {
-		return a, fmt.Sprintf("%s %s has %d replicas already", strings.TrimSuffix(a.Resource, "s"), qualified(a), *a.Replicas)
+		return a, &skip{reasonNoChange, fmt.Sprintf("%s %s has %d replicas already", strings.TrimSuffix(a.Resource, "s"), qualified(a), *a.Replicas)}
 	}
 	a.Observed.UID = string(meta.UID)
 	if a.Kind == remediate.RolloutUndo {
-		var why string
-		if a, why = p.undoTarget(ctx, a, dep); why != "" {
-			return a, why
+		var sk *skip
+		if a, sk = p.undoTarget(ctx, a, dep); sk != nil {
+			return a, sk
 		}
 	}
 	if err := p.o.Config.Check(a, meta.Labels); err != nil {
-		return a, err.Error()
+		reason := remediate.ReasonNotAllowlisted
+		if r, ok := remediate.IsRefusal(err); ok {
+			reason = r.Reason
+		}
+		return a, &skip{reason, err.Error()}
 	}
-	return a, ""
+	return a, nil
 }
 
 func qualified(a remediate.Action) string {
@@ -265,18 +307,18 @@ const (
 // the current one, as kubectl rollout undo does. It lists the
 // Deployment's ReplicaSets (read-only) and records the current revision
 // and the target's pod-template-hash.
-func (p *Proposer) undoTarget(ctx context.Context, a remediate.Action, dep *appsv1.Deployment) (remediate.Action, string) {
+func (p *Proposer) undoTarget(ctx context.Context, a remediate.Action, dep *appsv1.Deployment) (remediate.Action, *skip) {
 	current, err := strconv.ParseInt(dep.Annotations[revisionAnnotation], 10, 64)
 	if err != nil {
-		return a, "deployment " + qualified(a) + " has no revision yet"
+		return a, &skip{reasonNoRevision, "deployment " + qualified(a) + " has no revision yet"}
 	}
 	sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
 	if err != nil {
-		return a, fmt.Sprintf("deployment %s: selector: %v", qualified(a), err)
+		return a, &skip{reasonReadError, fmt.Sprintf("deployment %s: selector: %v", qualified(a), err)}
 	}
 	rsl, err := p.client.AppsV1().ReplicaSets(a.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
-		return a, fmt.Sprintf("could not list the ReplicaSets of deployment %s: %v", qualified(a), err)
+		return a, &skip{reasonReadError, fmt.Sprintf("could not list the ReplicaSets of deployment %s: %v", qualified(a), err)}
 	}
 	var target *appsv1.ReplicaSet
 	var targetRev int64
@@ -295,16 +337,16 @@ func (p *Proposer) undoTarget(ctx context.Context, a remediate.Action, dep *apps
 	}
 	switch {
 	case a.ToRevision == current:
-		return a, fmt.Sprintf("deployment %s is at revision %d already", qualified(a), current)
+		return a, &skip{reasonNoChange, fmt.Sprintf("deployment %s is at revision %d already", qualified(a), current)}
 	case target == nil && a.ToRevision == 0:
-		return a, fmt.Sprintf("deployment %s has no earlier revision to go back to", qualified(a))
+		return a, &skip{reasonNoRevision, fmt.Sprintf("deployment %s has no earlier revision to go back to", qualified(a))}
 	case target == nil:
-		return a, fmt.Sprintf("deployment %s has no ReplicaSet at revision %d (kubectl rollout history deployment/%s -n %s lists them)", qualified(a), a.ToRevision, a.Name, a.Namespace)
+		return a, &skip{reasonNoRevision, fmt.Sprintf("deployment %s has no ReplicaSet at revision %d (kubectl rollout history deployment/%s -n %s lists them)", qualified(a), a.ToRevision, a.Name, a.Namespace)}
 	}
 	a.ToRevision = targetRev
 	a.Observed.Revision = current
 	a.Observed.TemplateHash = target.Labels[templateHashLabel]
-	return a, ""
+	return a, nil
 }
 
 // resourceOf maps kubectl's names for the workload kinds to resources.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -144,42 +145,43 @@ func TestProposer(t *testing.T) {
 	}
 	two := int32(2)
 	for _, tc := range []struct {
-		line     string
-		verdict  string
-		want     *want  // a proposal
-		wantNote string // or a note why not
+		line       string
+		verdict    string
+		want       *want  // a proposal
+		wantNote   string // or a note why not
+		wantResult string // foresight_enrich_proposals_total's label
 	}{
 		{
 			"kubectl rollout undo deployment/web -n shop", suggest.NeedsHuman,
-			&want{"kubectl rollout undo deployment/web --to-revision=3 -n shop", remediate.Observed{UID: "uid-web", Revision: 4, TemplateHash: "hash3"}}, "",
+			&want{"kubectl rollout undo deployment/web --to-revision=3 -n shop", remediate.Observed{UID: "uid-web", Revision: 4, TemplateHash: "hash3"}}, "", "proposed",
 		},
 		{
 			"kubectl rollout undo deployment/web --to-revision=2 -n shop", suggest.NeedsHuman,
-			&want{"kubectl rollout undo deployment/web --to-revision=2 -n shop", remediate.Observed{UID: "uid-web", Revision: 4, TemplateHash: "hash2"}}, "",
+			&want{"kubectl rollout undo deployment/web --to-revision=2 -n shop", remediate.Observed{UID: "uid-web", Revision: 4, TemplateHash: "hash2"}}, "", "proposed",
 		},
-		{"kubectl rollout undo deployment/web --to-revision=7 -n shop", suggest.NeedsHuman, nil, "no ReplicaSet at revision 7"},
-		{"kubectl rollout undo deployment/web --to-revision=4 -n shop", suggest.NeedsHuman, nil, "at revision 4 already"},
-		{"kubectl rollout undo deployment/other -n shop", suggest.NeedsHuman, nil, "no earlier revision"},
-		{"kubectl rollout restart deployment/web -n payments", suggest.NeedsHuman, nil, "is not allowlisted"},
-		{"kubectl rollout undo deployment/gone -n shop", suggest.NeedsHuman, nil, "deployment shop/gone does not exist"},
+		{"kubectl rollout undo deployment/web --to-revision=7 -n shop", suggest.NeedsHuman, nil, "no ReplicaSet at revision 7", "no_revision"},
+		{"kubectl rollout undo deployment/web --to-revision=4 -n shop", suggest.NeedsHuman, nil, "at revision 4 already", "no_change"},
+		{"kubectl rollout undo deployment/other -n shop", suggest.NeedsHuman, nil, "no earlier revision", "no_revision"},
+		{"kubectl rollout restart deployment/web -n payments", suggest.NeedsHuman, nil, "is not allowlisted", "not_allowlisted"},
+		{"kubectl rollout undo deployment/gone -n shop", suggest.NeedsHuman, nil, "deployment shop/gone does not exist", "gone"},
 		{
 			"kubectl rollout restart deployment/web -n shop", suggest.NeedsHuman,
-			&want{"kubectl rollout restart deployment/web -n shop", remediate.Observed{UID: "uid-web"}}, "",
+			&want{"kubectl rollout restart deployment/web -n shop", remediate.Observed{UID: "uid-web"}}, "", "proposed",
 		},
 		{
 			"kubectl scale deployment/web --replicas=4 -n shop", suggest.NeedsHuman,
-			&want{"kubectl scale deployment/web --replicas=4 -n shop", remediate.Observed{UID: "uid-web", Replicas: &two}}, "",
+			&want{"kubectl scale deployment/web --replicas=4 -n shop", remediate.Observed{UID: "uid-web", Replicas: &two}}, "", "proposed",
 		},
-		{"kubectl scale deployment/web --replicas=40 -n shop", suggest.NeedsHuman, nil, "outside the allowed [1, 6]"},
-		{"kubectl scale deployment/web --replicas=2 -n shop", suggest.NeedsHuman, nil, "has 2 replicas already"},
-		{"kubectl cordon worker-1", suggest.NeedsHuman, &want{"kubectl cordon worker-1", remediate.Observed{UID: "uid-w1"}}, ""},
-		{"kubectl cordon cp-1", suggest.NeedsHuman, nil, "is not allowlisted"},
-		{"kubectl cordon worker-2", suggest.NeedsHuman, nil, "already cordoned"},
-		{"kubectl uncordon worker-2", suggest.NeedsHuman, &want{"kubectl uncordon worker-2", remediate.Observed{UID: "uid-w2"}}, ""},
-		{"kubectl drain worker-1", suggest.NeedsHuman, nil, "kubectl drain is not an allowlisted action"},
-		{"kubectl delete pod web-1 -n shop", suggest.NeedsHuman, nil, "not an eviction"},
-		{"kubectl get pods -n shop", suggest.ReadOnly, nil, ""},
-		{"kubectl rollout undo deployment/web -n shop | tee x", suggest.Rejected, nil, ""},
+		{"kubectl scale deployment/web --replicas=40 -n shop", suggest.NeedsHuman, nil, "outside the allowed [1, 6]", "out_of_bounds"},
+		{"kubectl scale deployment/web --replicas=2 -n shop", suggest.NeedsHuman, nil, "has 2 replicas already", "no_change"},
+		{"kubectl cordon worker-1", suggest.NeedsHuman, &want{"kubectl cordon worker-1", remediate.Observed{UID: "uid-w1"}}, "", "proposed"},
+		{"kubectl cordon cp-1", suggest.NeedsHuman, nil, "is not allowlisted", "not_allowlisted"},
+		{"kubectl cordon worker-2", suggest.NeedsHuman, nil, "already cordoned", "no_change"},
+		{"kubectl uncordon worker-2", suggest.NeedsHuman, &want{"kubectl uncordon worker-2", remediate.Observed{UID: "uid-w2"}}, "", "proposed"},
+		{"kubectl drain worker-1", suggest.NeedsHuman, nil, "kubectl drain is not an allowlisted action", "not_an_action"},
+		{"kubectl delete pod web-1 -n shop", suggest.NeedsHuman, nil, "not an eviction", "not_an_action"},
+		{"kubectl get pods -n shop", suggest.ReadOnly, nil, "", ""},
+		{"kubectl rollout undo deployment/web -n shop | tee x", suggest.Rejected, nil, "", ""},
 	} {
 		t.Run(tc.line, func(t *testing.T) {
 			client := proposalCluster()
@@ -187,6 +189,11 @@ func TestProposer(t *testing.T) {
 			p := newTestProposer(t, client, &logs)
 			an := Analysis{Commands: []CheckedCommand{{Command: tc.line, Verdict: tc.verdict}}}
 			p.Propose(context.Background(), "corr-1", "shop", &an)
+			if tc.wantResult != "" {
+				if got := testutil.ToFloat64(p.metrics.proposals.WithLabelValues(tc.wantResult)); got != 1 {
+					t.Errorf("foresight_enrich_proposals_total{result=%q} = %v, want 1", tc.wantResult, got)
+				}
+			}
 			for _, a := range client.Actions() {
 				if v := a.GetVerb(); v != "get" && v != "list" {
 					t.Errorf("the proposer called %s on %s: enrich must only read", v, a.GetResource().Resource)
@@ -200,7 +207,7 @@ func TestProposer(t *testing.T) {
 				if tc.wantNote == "" && notes != "" || !strings.Contains(notes, tc.wantNote) {
 					t.Fatalf("notes %q, want %q", notes, tc.wantNote)
 				}
-				if logs.Len() != 0 {
+				if strings.Contains(logs.String(), `"audit"`) {
 					t.Errorf("audited a proposal that was not made: %s", logs.String())
 				}
 				return

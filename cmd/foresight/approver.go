@@ -240,7 +240,7 @@ func approverKubeClient(kubeconfig string) (kubernetes.Interface, error) {
 
 // withProposals adds signed proposals to an's analyses when foresight
 // enrich is given a remediation config and the approval key.
-func (o enrichOptions) withProposals(an enrich.Analyzer, client kubernetes.Interface, logger *slog.Logger) (enrich.Analyzer, error) {
+func (o enrichOptions) withProposals(an enrich.Analyzer, client kubernetes.Interface, logger *slog.Logger, metrics *enrich.Metrics) (enrich.Analyzer, error) {
 	if o.remediationConfig == "" {
 		return an, nil
 	}
@@ -258,7 +258,7 @@ func (o enrichOptions) withProposals(an enrich.Analyzer, client kubernetes.Inter
 	if client == nil {
 		return nil, usagef("--remediation-config needs cluster access to read the objects it proposes to change: give --kubeconfig or run in-cluster (and drop --no-cluster)")
 	}
-	p, err := enrich.NewProposer(client, enrich.ProposerOptions{Config: cfg, Key: key, ApproverURL: o.approverURL, TTL: o.proposalTTL}, logger)
+	p, err := enrich.NewProposer(client, enrich.ProposerOptions{Config: cfg, Key: key, ApproverURL: o.approverURL, TTL: o.proposalTTL, Metrics: metrics}, logger)
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -348,7 +348,7 @@ func (o enrichOptions) buildAnalyzer(logger *slog.Logger, metrics *enrich.Metric
 	an := enrich.NewAnalyzer(gatherer, model, checker, redactor, enrich.AnalyzerOptions{
 		ContextWindow: o.llmWindow, OutputReserve: o.llmMaxTokens, SystemPrompt: system, Model: o.llmModel, Anonymize: o.anonymize,
 	}, logger, metrics)
-	return o.withProposals(an, client, logger)
+	return o.withProposals(an, client, logger, metrics)
 }
 
 // kubeClient returns a client from --kubeconfig, the in-cluster config or
