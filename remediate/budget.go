@@ -2,6 +2,7 @@ package remediate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,9 +47,16 @@ func (b *budget) reserve(k Kind, now time.Time) error {
 		if len(b.done[k]) > 0 {
 			next = "at " + b.done[k][0].Add(budgetWindow).UTC().Format("15:04:05") + " UTC"
 		}
+		used := "used at " + strings.Join(when, ", ") + " UTC"
+		if len(when) == 0 {
+			used = "none executed yet"
+		}
+		if b.reserved[k] > 0 {
+			used += fmt.Sprintf(" (%d more running or waiting for the gate)", b.reserved[k])
+		}
 		return &Refusal{Reason: ReasonBudget, Message: fmt.Sprintf(
-			"the hourly budget for %s is spent: %d per hour, used at %s UTC (%d more pending); the next slot frees %s, or raise budgets.%s in the remediation config",
-			k, limit, strings.Join(when, ", "), b.reserved[k], next, k)}
+			"the hourly budget for %s is spent: %d per hour, %s; the next slot frees %s, or raise budgets.%s in the remediation config",
+			k, limit, used, next, k)}
 	}
 	b.reserved[k]++
 	return nil
@@ -73,6 +81,16 @@ func (b *budget) cancel(k Kind, now time.Time) {
 		b.reserved[k]--
 	}
 	b.expire(k, now)
+}
+
+// restore counts an execution at t that an earlier run of the approver
+// made (recovered from its Events), keeping the executions sorted.
+func (b *budget) restore(k Kind, t time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d := append(b.done[k], t)
+	slices.SortFunc(d, func(x, y time.Time) int { return x.Compare(y) })
+	b.done[k] = d
 }
 
 // remaining is what is left of k's budget at now.

@@ -30,7 +30,7 @@ func TestBudgetSlidingHour(t *testing.T) {
 		{81 * time.Minute, "commit", Cordon, "spent", 0},
 		{0, "commit", Evict, "evict is forbidden by its budget (budgets: {evict: 0}", 0},
 		{0, "hold", Scale, "", 0},
-		{0, "commit", Scale, "(1 more pending)", 0}, // a held reservation counts
+		{0, "commit", Scale, "1 per hour, none executed yet (1 more running or waiting for the gate)", 0}, // a held reservation counts
 	} {
 		now := t0.Add(s.at)
 		err := b.reserve(s.kind, now)

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -39,7 +41,11 @@ type ExecutorOptions struct {
 //  5. a server-side dry run of the exact request;
 //  6. the request itself, as kubectl makes it.
 //
-// Two executions on the same object never interleave.
+// Two executions on the same object never interleave. On its first
+// Execute the executor recalls the last hour's executions from the
+// approver's Events, so that a restart neither refills the budgets nor
+// skips the gate (an execution that changed nothing counts too: the
+// cautious side).
 type Executor struct {
 	client  kubernetes.Interface
 	cfg     *Config
@@ -50,6 +56,7 @@ type Executor struct {
 	budget  *budget
 	gate    *gate
 	locks   keyedLock
+	restore sync.Once
 }
 
 // NewExecutor returns an Executor acting through client (the approver's
@@ -82,6 +89,7 @@ func NewExecutor(client kubernetes.Interface, cfg *Config, o ExecutorOptions) *E
 // action blocks while it waits for the stability gate (up to
 // cfg.Gate.MaxWait, or until ctx ends).
 func (e *Executor) Execute(ctx context.Context, ap Approval) Result {
+	e.restore.Do(func() { e.recall(ctx) })
 	a := ap.Action
 	var r Result
 	if ap.Approver == "" {
@@ -178,6 +186,41 @@ func (e *Executor) execute(ctx context.Context, ap Approval) Result {
 	committed = true
 	e.record(ctx, ap, EventExecuted, "", msg)
 	return Result{Outcome: OutcomeExecuted, Message: msg}
+}
+
+// recall recovers what an earlier run of the approver executed in the
+// last hour from its Events (reason RemediationExecuted), so that a
+// restart neither refills the hourly budgets nor lets a disruptive action
+// skip the stability gate. Events are best effort (and the API server
+// keeps them for an hour by default, the budget's window): what cannot be
+// read is logged, and the executor starts from what it has.
+func (e *Executor) recall(ctx context.Context) {
+	if e.client == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	evs, err := e.client.EventsV1().Events("").List(ctx, metav1.ListOptions{FieldSelector: "reportingController=" + ReportingController})
+	if err != nil {
+		e.logger.WarnContext(ctx, "the executions of the last hour could not be read back from the approver's Events: the hourly budgets and the stability gate start empty; grant list on events.events.k8s.io cluster-wide",
+			"err", err)
+		return
+	}
+	now := e.now()
+	n := 0
+	for _, ev := range evs.Items {
+		k := Kind(ev.Action)
+		t := ev.EventTime.Time
+		if ev.Reason != eventReason(EventExecuted) || resourcesOf[k] == nil || t.IsZero() || t.After(now) || now.Sub(t) >= budgetWindow {
+			continue
+		}
+		e.budget.restore(k, t)
+		if k.Disruptive() {
+			e.gate.restore(t, fmt.Sprintf("%s of %s %s (before a restart)", k, strings.ToLower(ev.Regarding.Kind), ev.Regarding.Name))
+		}
+		n++
+	}
+	e.logger.InfoContext(ctx, "executions of the last hour recalled from the approver's Events", "count", n)
 }
 
 // check reads the live object and runs the allowlist and drift checks. It

@@ -20,8 +20,10 @@ type stabilityProbe func(ctx context.Context, since time.Time) (stable bool, why
 // every cfg.Poll. Waiters are served one at a time, first come first
 // served; each gives up cfg.MaxWait after it arrived.
 //
-// The first disruptive action after the approver starts does not wait:
-// the gate remembers only what this process did (one approver replica).
+// The first disruptive action does not wait. The gate's memory is this
+// process's, plus what restore recovered at start from the approver's
+// Events of the last hour; with several approver replicas each has its
+// own queue (the chart runs one).
 //
 // Time comes from now and the timers of package time, so that tests run
 // the gate in a testing/synctest bubble.
@@ -40,6 +42,16 @@ type gate struct {
 
 func newGate(cfg GateConfig, probe stabilityProbe, now func() time.Time) *gate {
 	return &gate{cfg: cfg, probe: probe, now: now, waiting: func(int) {}, inFlight: func(bool) {}}
+}
+
+// restore remembers a disruptive action that began at t (recovered from
+// the Events of an earlier run of the approver), if it is the latest.
+func (g *gate) restore(t time.Time, what string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t.After(g.last) {
+		g.last, g.lastWhat = t, what
+	}
 }
 
 // pass is a caller's turn at the gate: it calls began just before it acts

@@ -78,8 +78,9 @@ rules:
   # the gate: Pending pods, PodDisruptionBudgets, in every namespace
   - {apiGroups: [""], resources: [pods], verbs: [list]}
   - {apiGroups: [policy], resources: [poddisruptionbudgets], verbs: [list]}
-  # the audit: an Event on the object acted on (Node events in "default")
-  - {apiGroups: [events.k8s.io], resources: [events], verbs: [create]}
+  # the audit: an Event on the object acted on (Node events in "default");
+  # at start, the last hour's executions are read back from them
+  - {apiGroups: [events.k8s.io], resources: [events], verbs: [create, list]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -186,7 +187,8 @@ func (h *heartbeats) run(ctx context.Context, t *testing.T) {
 // unschedulable and a second cordon waits for the stability gate while
 // refusals of out-of-allowlist actions change nothing; a stale undo, an
 // out-of-bounds scale, and an eviction blocked by a PodDisruptionBudget
-// are refused; a missing RBAC rule is named.
+// are refused; a missing RBAC rule is named; a restarted executor recalls
+// the hour's budget and the gate from its Events. About 90 seconds.
 func TestRemediate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the control plane takes a while: not in -short")
@@ -217,10 +219,10 @@ func TestRemediate(t *testing.T) {
 	// Hand-made nodes (no kubelet): a and b may be cordoned, x may not;
 	// p hosts the pod a PodDisruptionBudget guards; s goes NotReady for a
 	// while during the gate's wait.
-	nodes := []string{"node-a", "node-b", "node-x", "node-p", "node-s"}
+	nodes := []string{"node-a", "node-b", "node-c", "node-x", "node-p", "node-s"}
 	for _, n := range nodes {
 		labels := map[string]string{}
-		if n == "node-a" || n == "node-b" {
+		if n == "node-a" || n == "node-b" || n == "node-c" {
 			labels["foresight-e2e/cordon"] = "allowed"
 		}
 		if _, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n, Labels: labels}}, metav1.CreateOptions{}); err != nil {
@@ -306,14 +308,14 @@ spec:
 	ex := remediate.NewExecutor(approverClient, cfg, remediate.ExecutorOptions{
 		Audit: remediate.NewAudit(audit, approverClient, nil, nil),
 	})
-	n := 0
-	approve := func(a remediate.Action) (remediate.Approval, remediate.Result) {
-		n++
-		ap := remediate.Approval{ProposalID: fmt.Sprintf("p%02d", n), CorrelationID: "e2e", Action: a, Approver: "slack:U0E2E (e2e)", Via: "slack", At: time.Now()}
+	var n atomic.Int32
+	approveWith := func(ex *remediate.Executor, a remediate.Action) (remediate.Approval, remediate.Result) {
+		ap := remediate.Approval{ProposalID: fmt.Sprintf("p%02d", n.Add(1)), CorrelationID: "e2e", Action: a, Approver: "slack:U0E2E (e2e)", Via: "slack", At: time.Now()}
 		r := ex.Execute(ctx, ap)
 		t.Logf("%s -> %s %s: %s", a, r.Outcome, r.Reason, r.Message)
 		return ap, r
 	}
+	approve := func(a remediate.Action) (remediate.Approval, remediate.Result) { return approveWith(ex, a) }
 	expect := func(t *testing.T, r remediate.Result, outcome, reason string, msg ...string) {
 		t.Helper()
 		if r.Outcome != outcome || r.Reason != reason {
@@ -513,6 +515,34 @@ spec:
 		p, err := admin.CoreV1().Pods("shop").Get(ctx, "guarded", metav1.GetOptions{})
 		if err != nil || p.DeletionTimestamp != nil {
 			t.Errorf("the guarded pod after the refused eviction: %v, deleting %v", err, p.DeletionTimestamp)
+		}
+	})
+
+	// A restarted approver (a new Executor) recalls the last hour from its
+	// Events: the two cordons spent the cordon budget (2 per hour by
+	// default), and with budget to spare the next cordon still waits for
+	// the stability gate after the last one.
+	t.Run("RestartRecallsBudgetAndGate", func(t *testing.T) {
+		cordonC := remediate.Action{Kind: remediate.Cordon, Resource: remediate.Nodes, Name: "node-c"}
+		restarted := remediate.NewExecutor(approverClient, cfg, remediate.ExecutorOptions{Audit: remediate.NewAudit(audit, approverClient, nil, nil)})
+		_, r := approveWith(restarted, cordonC)
+		expect(t, r, remediate.OutcomeRefused, remediate.ReasonBudget, "the hourly budget for cordon is spent: 2 per hour")
+		if getNode(t, ctx, admin, "node-c").Spec.Unschedulable {
+			t.Fatal("node-c was cordoned beyond the budget")
+		}
+		roomy, err := remediate.Parse(strings.NewReader(remediationConfig + "budgets: {cordon: 5}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		restarted = remediate.NewExecutor(approverClient, roomy, remediate.ExecutorOptions{Audit: remediate.NewAudit(audit, approverClient, nil, nil)})
+		t0 := time.Now()
+		ap, r := approveWith(restarted, cordonC)
+		expect(t, r, remediate.OutcomeExecuted, "", "cordoned node node-c")
+		if d := time.Since(t0); d < roomy.Gate.Settle-2*roomy.Gate.Poll {
+			t.Errorf("after a restart the cordon ran %s after its approval, without the settle period (%s)", d, roomy.Gate.Settle)
+		}
+		if es := audit.entries(t, ap.ProposalID); len(es) != 2 || !strings.Contains(es[0].Message, "the last one, cordon of node node-b (before a restart)") {
+			t.Errorf("audit after the restart: %+v", es)
 		}
 	})
 
