@@ -40,6 +40,10 @@ type FitOptions struct {
 	// least-squares state: parameters good enough to rank candidates by
 	// (AutoOptions.Screen), not to forecast with.
 	coarse bool
+	// quickPolish, if set, gives the second least-squares solve of the
+	// state polishIterations, as for a multiplicative model: it starts
+	// close to the first (AutoOptions.Screen's final fit).
+	quickPolish bool
 }
 
 const (
@@ -152,7 +156,7 @@ func Fit(s Series, spec Spec, opts FitOptions) (*Model, error) {
 			m.Fit.Evals += evals
 			c, _ = newCoef(spec, params)
 			polish := cgIterations
-			if spec.Seasonality == SeasonMultiplicative {
+			if spec.Seasonality == SeasonMultiplicative || opts.quickPolish {
 				// Gauss-Newton passes cost twice the additive ones; the
 				// second solve starts close.
 				polish = polishIterations

@@ -109,8 +109,9 @@ func initialState(spec Spec, y []float64) State {
 // points weigh one half, so that it is centred on a sample.
 func centredMovingAverage(y []float64, m int) []float64 {
 	n := len(y)
-	sum := make([]float64, n+1)
-	cnt := make([]float64, n+1)
+	sum, cnt := scratch(n+1), scratch(n+1)
+	defer release(sum, cnt)
+	sum[0], cnt[0] = 0, 0
 	for i, v := range y {
 		sum[i+1], cnt[i+1] = sum[i], cnt[i]
 		if isFinite(v) {

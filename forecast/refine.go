@@ -101,8 +101,11 @@ func reuseTrajectory(spare *trajectory, spareA []float64, c *coef, st *state, y 
 	if c.mult {
 		tr.invB, tr.inv0, tr.inv1, tr.ys = buf(spare.invB), buf(spare.inv0), buf(spare.inv1), buf(spare.ys)
 	}
-	w := st.clone()
 	a := buf(spareA)
+	if !c.mult && st.nSeas == 0 {
+		return tr, a, tr.recordLevel(st, a)
+	}
+	w := st.clone()
 	var sse float64
 	for t, v := range y {
 		tr.base[t] = w.level + c.phi*w.slope
@@ -124,6 +127,37 @@ func reuseTrajectory(spare *trajectory, spareA []float64, c *coef, st *state, y 
 		}
 	}
 	return tr, a, sse
+}
+
+// recordLevel is the loop of reuseTrajectory for the additive model
+// without a season: state.step's recurrences with the seasonal terms,
+// which stay 0, left out, so that a non-seasonal fit's passes cost a
+// fraction of the generic step's (the values are the same: x + 0 = x).
+func (tr *trajectory) recordLevel(st *state, a []float64) float64 {
+	c := tr.c
+	level, slope, resid := st.level, st.slope, st.resid
+	alpha, ab, phi, lambda := c.alpha, c.alpha*c.beta, c.phi, c.lambda
+	var sse float64
+	for t, v := range tr.y {
+		trend := phi * slope
+		base := level + trend
+		tr.base[t], tr.s0[t], tr.s1[t] = base, 0, 0
+		r := resid
+		if isFinite(v) {
+			e := v - base
+			resid = e
+			level = base + alpha*e
+			slope = trend + ab*e
+			a[t] = v - (base + lambda*r)
+			tr.e[t] = a[t] + lambda*r
+			sse += a[t] * a[t]
+		} else {
+			level, slope = base, trend
+			resid *= lambda
+			a[t], tr.e[t] = 0, math.NaN()
+		}
+	}
+	return sse
 }
 
 // tangent returns Zv: the change of each residual a_t for a change v of the
@@ -154,6 +188,24 @@ func (tr *trajectory) tangent(v, out []float64) {
 	}
 	j0, j1 := tr.startPhase[0], tr.startPhase[1]
 	alpha, ab, phi, lambda, g0, g1 := c.alpha, c.alpha*c.beta, c.phi, c.lambda, c.gamma[0], c.gamma[1]
+	if tr.nSeas == 0 && !c.mult {
+		// Without a season: the default case below without its seasonal
+		// terms, which stay 0.
+		for t := range tr.y {
+			dBase := L + phi*B
+			if e := tr.e[t]; e != e {
+				out[t] = 0
+				L, B, R = dBase, phi*B, lambda*R
+				continue
+			}
+			dE := -dBase
+			L = dBase + alpha*dE
+			B = phi*B + ab*dE
+			out[t] = dE - lambda*R
+			R = dE
+		}
+		return
+	}
 	for t := range tr.y {
 		dBase := L + phi*B
 		switch e := tr.e[t]; {
@@ -202,6 +254,24 @@ func (tr *trajectory) adjoint(w, out []float64) {
 	j0 := (tr.startPhase[0] + n - 1) % tr.m0
 	j1 := (tr.startPhase[1] + n - 1) % tr.m1
 	alpha, beta, ab, phi, lambda, g0, g1 := c.alpha, c.beta, c.alpha*c.beta, c.phi, c.lambda, c.gamma[0], c.gamma[1]
+	if tr.nSeas == 0 && !c.mult {
+		// Without a season: the default case below without its seasonal
+		// terms (γ = 0).
+		for t := n - 1; t >= 0; t-- {
+			if e := tr.e[t]; e != e {
+				B, R = phi*(L+B), lambda*R
+				continue
+			}
+			bE := w[t] + R + alpha*L + ab*B
+			bBase := L - bE
+			R = -lambda * w[t]
+			B = phi*bBase + phi*B
+			L = bBase
+		}
+		clear(out)
+		out[0], out[1] = L, B
+		return
+	}
 	for t := n - 1; t >= 0; t-- {
 		switch e := tr.e[t]; {
 		case e != e: // missing: dℓ' = dB, db' = φ·db, dr' = λ·dr
@@ -389,7 +459,8 @@ func cgls(tr *trajectory, a []float64, iterations int) []float64 {
 	u := make([]float64, tr.nVars)
 	p := append([]float64(nil), r...)
 	dp := make([]float64, tr.nVars)
-	q := make([]float64, n)
+	q := scratch(n) // tangent writes every element
+	defer release(q)
 	zq := make([]float64, tr.nVars)
 	for range iterations {
 		for i := range p {
@@ -429,7 +500,8 @@ func cgls(tr *trajectory, a []float64, iterations int) []float64 {
 func (tr *trajectory) columnScale() []float64 {
 	scale := make([]float64, tr.nVars)
 	v := make([]float64, tr.nVars)
-	z := make([]float64, len(tr.y))
+	z := scratch(len(tr.y)) // tangent writes every element
+	defer release(z)
 	norm := func(j int) float64 {
 		clear(v)
 		v[j] = 1
@@ -456,4 +528,25 @@ func dot(a, b []float64) float64 {
 		s += a[i] * b[i]
 	}
 	return s
+}
+
+// scratchBuffers keeps the O(n) work arrays that a fit allocates and drops
+// many times over (the conjugate-gradient passes, the moving averages of
+// the initial state), so that a week of minutes does not cost a collection
+// every few fits.
+var scratchBuffers sync.Pool // of *[]float64
+
+// scratch returns a slice of n float64s with arbitrary contents.
+func scratch(n int) []float64 {
+	if p, ok := scratchBuffers.Get().(*[]float64); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]float64, n)
+}
+
+// release gives slices from scratch back; they must not be used after.
+func release(bufs ...[]float64) {
+	for _, b := range bufs {
+		scratchBuffers.Put(&b)
+	}
 }

@@ -173,7 +173,7 @@ func fitScreened(s Series, opts AutoOptions) (*Model, *Selection, error) {
 			notes = append(notes, notef(NoteAnomalies, "%d values the screened model found wildly off were left out of the fit", k))
 		}
 	}
-	fo := FitOptions{Horizon: sel.Horizon, MaxEvaluations: opts.MaxEvaluations, Params: chosen.fixed, maxAlpha: chosen.maxAlpha}
+	fo := FitOptions{Horizon: sel.Horizon, MaxEvaluations: opts.MaxEvaluations, Params: chosen.fixed, maxAlpha: chosen.maxAlpha, quickPolish: true}
 	if chosen.fixed == nil {
 		fo.warm = &best.Params
 	}
