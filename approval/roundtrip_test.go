@@ -136,8 +136,8 @@ func TestEnrichToApproverRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("click: %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get(approval.HeaderOutcome) != "accepted" {
+		t.Fatalf("click: %d %s", resp.StatusCode, resp.Header.Get(approval.HeaderOutcome))
 	}
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)

@@ -481,17 +481,22 @@ func (s *Server) serveSlack(w http.ResponseWriter, req *http.Request) {
 	r := request{endpoint: endpointSlack, token: in.Value, decision: decision, identity: in.Identity(), via: "slack", slack: &in}
 	p, a := s.decide(req.Context(), r)
 	s.count(w, endpointSlack, a.outcome)
-	if a.outcome != outcomeAccepted && a.outcome != outcomeRejected && in.ResponseURL != "" && s.begin() {
-		// Slack shows a failed interaction without its body: tell the user
-		// why, privately.
+	if a.outcome != outcomeRejected && in.ResponseURL != "" && s.begin() {
+		// Tell the clicker, privately, what became of the click: Slack
+		// shows nothing of the answer's body.
+		text := a.message
+		if c := commandOf(p); c != "" && !strings.Contains(text, c) {
+			text += " (" + c + ")"
+		}
 		go func() {
 			defer s.wg.Done()
-			s.respond(in.ResponseURL, a.message+" ("+commandOf(p)+")", true)
+			s.respond(in.ResponseURL, text, true)
 		}()
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(a.status)
-	fmt.Fprintln(w, a.message)
+	// Slack wants 200 for every interaction it delivered (anything else
+	// shows the clicker an error, without our message); the outcome is in
+	// the header, the metric and the private reply.
+	w.WriteHeader(http.StatusOK)
 }
 
 // HeaderOutcome carries a request's outcome (the outcome label of

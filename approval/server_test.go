@@ -225,6 +225,18 @@ func (h *harness) postFormOutcome(path string, form url.Values, header http.Head
 	return resp.StatusCode, string(b), resp.Header.Get(HeaderOutcome)
 }
 
+// slackClick sends req and returns the status and the outcome header.
+func slackClick(t *testing.T, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header.Get(HeaderOutcome)
+}
+
 func do(t *testing.T, req *http.Request) (int, string) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
@@ -570,15 +582,15 @@ func TestSlackApproval(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, harnessOpts{slackToken: tc.slackToken})
 			tok := tokenFor(t, testKey, undoWeb, t0, t0.Add(time.Hour))
-			status, body := do(t, slackRequest(t, h, ActionApprove, tok, h.now, slackDocSecret))
-			if status != http.StatusAccepted {
-				t.Fatalf("approve: %d %s", status, body)
+			// Slack wants 200 for every interaction; the outcome is in the
+			// header and in a private reply.
+			if status, outcome := slackClick(t, slackRequest(t, h, ActionApprove, tok, h.now, slackDocSecret)); status != http.StatusOK || outcome != outcomeAccepted {
+				t.Fatalf("approve: %d %s", status, outcome)
 			}
-			// Slack retries and a second click: executed once, and the
-			// clicker is told privately who decided first.
-			status, body = do(t, slackRequest(t, h, ActionApprove, tok, h.now, slackDocSecret))
-			if status != http.StatusGone || !strings.Contains(body, "Already approved by slack:U045VRZFT (alice)") {
-				t.Fatalf("second click: %d %s", status, body)
+			// A second click: executed once, and the clicker is told
+			// privately who decided first.
+			if status, outcome := slackClick(t, slackRequest(t, h, ActionApprove, tok, h.now, slackDocSecret)); status != http.StatusOK || outcome != outcomeReplayed {
+				t.Fatalf("second click: %d %s", status, outcome)
 			}
 			h.drain()
 			calls := h.exec.Calls()
@@ -596,8 +608,13 @@ func TestSlackApproval(t *testing.T) {
 					result = r
 				}
 			}
-			if len(ephemeral) != 1 || !strings.Contains(ephemeral[0]["text"].(string), "Already approved") || ephemeral[0]["replace_original"] != false {
-				t.Errorf("the second clicker was told %+v", ephemeral)
+			if len(ephemeral) != 2 {
+				t.Fatalf("private replies %+v, want one per click", ephemeral)
+			}
+			told := []string{ephemeral[0]["text"].(string), ephemeral[1]["text"].(string)}
+			if !strings.Contains(told[0]+told[1], "Approved by slack:U045VRZFT (alice): kubectl rollout undo deployment/web --to-revision=3 -n shop is executing") ||
+				!strings.Contains(told[0]+told[1], "Already approved by slack:U045VRZFT (alice) at") || ephemeral[0]["replace_original"] != false {
+				t.Errorf("the clickers were told %q", told)
 			}
 			if tc.slackToken != "" {
 				if len(h.slack.posts) != 1 || result != nil {
@@ -634,18 +651,19 @@ func TestSlackRefusals(t *testing.T) {
 	}{
 		{"signed with another secret", ActionApprove, valid, 0, "not-the-secret", false, http.StatusForbidden, outcomeForged, ""},
 		{"timestamp 6 minutes old", ActionApprove, valid, 6 * time.Minute, slackDocSecret, false, http.StatusForbidden, outcomeStale, ""},
-		{"forged token", ActionApprove, func(t *testing.T) string { return tokenFor(t, otherKey, undoWeb, t0, t0.Add(time.Hour)) }, 0, slackDocSecret, false, http.StatusForbidden, outcomeForged, "not signed by Foresight"},
-		{"expired token", ActionApprove, func(t *testing.T) string { return tokenFor(t, testKey, undoWeb, t0.Add(-2*time.Hour), t0) }, 0, slackDocSecret, false, http.StatusGone, outcomeExpired, "expired"},
-		{"out of the allowlist", ActionApprove, func(t *testing.T) string { return tokenFor(t, testKey, undoElse, t0, t0.Add(time.Hour)) }, 0, slackDocSecret, false, http.StatusUnprocessableEntity, outcomeRefused, "not allowlisted"},
+		{"forged token", ActionApprove, func(t *testing.T) string { return tokenFor(t, otherKey, undoWeb, t0, t0.Add(time.Hour)) }, 0, slackDocSecret, false, http.StatusOK, outcomeForged, "not signed by Foresight"},
+		{"expired token", ActionApprove, func(t *testing.T) string { return tokenFor(t, testKey, undoWeb, t0.Add(-2*time.Hour), t0) }, 0, slackDocSecret, false, http.StatusOK, outcomeExpired, "expired"},
+		{"out of the allowlist", ActionApprove, func(t *testing.T) string { return tokenFor(t, testKey, undoElse, t0, t0.Add(time.Hour)) }, 0, slackDocSecret, false, http.StatusOK, outcomeRefused, "not allowlisted"},
+		{"garbage token", ActionApprove, func(*testing.T) string { return "garbage" }, 0, slackDocSecret, false, http.StatusOK, outcomeMalformed, "Unreadable approval token"},
 		{"unknown action_id", "delete_everything", valid, 0, slackDocSecret, false, http.StatusBadRequest, outcomeMalformed, ""},
 		{"slack not configured", ActionApprove, valid, 0, slackDocSecret, true, http.StatusNotFound, outcomeDisabled, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, harnessOpts{noSlack: tc.noSlack, slackToken: "xoxb-test"})
-			status, body := do(t, slackRequest(t, h, tc.actionID, tc.token(t), h.now.Add(-tc.signedAgo), tc.secret))
+			status, outcome := slackClick(t, slackRequest(t, h, tc.actionID, tc.token(t), h.now.Add(-tc.signedAgo), tc.secret))
 			h.drain()
-			if status != tc.wantStatus {
-				t.Fatalf("status %d %s, want %d", status, body, tc.wantStatus)
+			if status != tc.wantStatus || outcome != tc.wantOutcome {
+				t.Fatalf("answer %d %s, want %d %s", status, outcome, tc.wantStatus, tc.wantOutcome)
 			}
 			if got := h.requests(endpointSlack, tc.wantOutcome); got != 1 {
 				t.Errorf("requests{slack,%s} = %v, want 1", tc.wantOutcome, got)
@@ -674,13 +692,13 @@ func TestSlackRefusals(t *testing.T) {
 func TestSlackReject(t *testing.T) {
 	h := newHarness(t, harnessOpts{slackToken: "xoxb-test"})
 	tok := tokenFor(t, testKey, undoWeb, t0, t0.Add(time.Hour))
-	if status, body := do(t, slackRequest(t, h, ActionReject, tok, h.now, slackDocSecret)); status != http.StatusOK {
-		t.Fatalf("reject: %d %s", status, body)
+	if status, outcome := slackClick(t, slackRequest(t, h, ActionReject, tok, h.now, slackDocSecret)); status != http.StatusOK || outcome != outcomeRejected {
+		t.Fatalf("reject: %d %s", status, outcome)
 	}
-	status, _ := do(t, slackRequest(t, h, ActionApprove, tok, h.now, slackDocSecret))
+	_, outcome := slackClick(t, slackRequest(t, h, ActionApprove, tok, h.now, slackDocSecret))
 	h.drain()
-	if status != http.StatusGone || len(h.exec.Calls()) != 0 {
-		t.Fatalf("approve after reject: %d, %d executions", status, len(h.exec.Calls()))
+	if outcome != outcomeReplayed || len(h.exec.Calls()) != 0 {
+		t.Fatalf("approve after reject: %s, %d executions", outcome, len(h.exec.Calls()))
 	}
 	if ev := strings.Join(h.audit.Events(), ","); ev != "rejected,refused:replayed" {
 		t.Errorf("audit %q", ev)
