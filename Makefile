@@ -80,6 +80,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./forecast/ ./policy/ ./anomaly/
 	$(GO) test -run '^$$' -bench . -benchmem ./enrich/logselect/
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./enrich/
+	$(GO) test -run '^$$' -bench . -benchmem ./approval/
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:
