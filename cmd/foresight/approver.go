@@ -85,7 +85,7 @@ func runApprover(ctx context.Context, args []string, stdout io.Writer, logger *s
 	fs.StringVar(&o.slackSecretFile, "slack-signing-secret-file", "", "`file` with the Slack app's Signing Secret: enables POST /slack/interactions (v0 signatures, 5-minute replay window)")
 	fs.StringVar(&o.slackTokenF, "slack-token-file", "", "`file` with a Slack bot token (xoxb-...): results are posted in the alert's thread (chat.postMessage); without it, to the interaction's response_url")
 	fs.StringVar(&o.resultWebhook, "result-webhook", "", "`URL` the results of link approvals are POSTed to as JSON (proposalId, command, approver, decision, result)")
-	fs.StringVar(&o.identityHdr, "identity-header", "", "`header` set by a trusted auth proxy naming the approver of a link, e.g. X-Forwarded-Email; without it, the page asks for a (self-declared) name")
+	fs.StringVar(&o.identityHdr, "identity-header", "", "`header` set by a trusted auth proxy naming the approver of a link, e.g. X-Forwarded-Email (make the proxy the only way in: anyone reaching the approver directly can set it); without it, the page asks for a (self-declared) name")
 	fs.StringVar(&o.stateDir, "state-dir", o.stateDir, "`directory` of the single-use store (approvals.db, bbolt); put it on a persistent volume so that a restart cannot replay an approval")
 	fs.StringVar(&o.auditLog, "audit-log", o.auditLog, "`file` the audit trail is appended to as JSON lines; - is stdout")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig `file` (default: in-cluster, then $KUBECONFIG or ~/.kube/config)")
