@@ -196,6 +196,9 @@ type request struct {
 	identity string
 	via      string // "slack" or "link"
 	slack    *Interaction
+	// noIdentity, when set, refuses the request once its token is known
+	// to be good (a link without a name, or without the proxy's header).
+	noIdentity *answer
 }
 
 // answer is what the requester is told.
@@ -219,6 +222,8 @@ func (s *Server) decide(ctx context.Context, r request) (Proposal, answer) {
 		return p, answer{http.StatusGone, outcomeExpired, "This proposal expired at " + p.Expires.UTC().Format(time.RFC3339) + ": nothing was done. Act from a fresh alert analysis."}
 	case err != nil:
 		return p, answer{http.StatusBadRequest, outcomeMalformed, "Unreadable approval token: " + err.Error()}
+	case r.noIdentity != nil:
+		return p, *r.noIdentity
 	}
 	if r.decision == DecisionApprove {
 		if err := s.precheck.Check(p.Action, nil); err != nil {
@@ -372,17 +377,16 @@ func (s *Server) serveLink(w http.ResponseWriter, req *http.Request) {
 		s.writePage(w, http.StatusBadRequest, pageData{Title: "Bad request", Message: "decision must be approve or reject"})
 		return
 	}
-	identity, problem := s.linkIdentity(req, form.Get("name"))
-	if problem != "" {
-		s.count(w, endpointLink, outcomeAnonymous)
+	r := request{endpoint: endpointLink, token: form.Get("token"), decision: decision, via: "link"}
+	var problem string
+	if r.identity, problem = s.linkIdentity(req, form.Get("name")); problem != "" {
 		status := http.StatusBadRequest
 		if s.o.IdentityHeader != "" {
 			status = http.StatusForbidden
 		}
-		s.writePage(w, status, pageData{Title: "Who are you?", Message: problem})
-		return
+		r.noIdentity = &answer{status, outcomeAnonymous, problem}
 	}
-	p, a := s.decide(req.Context(), request{endpoint: endpointLink, token: form.Get("token"), decision: decision, identity: identity, via: "link"})
+	p, a := s.decide(req.Context(), r)
 	s.count(w, endpointLink, a.outcome)
 	s.writePage(w, a.status, pageData{Title: titleOf(a), Message: a.message, Command: commandOf(p), CorrelationID: p.CorrelationID})
 }

@@ -319,6 +319,10 @@ func TestLinkDecisions(t *testing.T) {
 			form: url.Values{"decision": {"approve"}, "name": {"alice"}}, wantStatus: http.StatusUnprocessableEntity, wantBody: "outside the allowed [1, 5]", wantOutcome: outcomeRefused, wantAudit: "refused:out_of_bounds",
 		},
 		{
+			name: "forged and no name: the token is the first problem", token: func(t *testing.T) string { return tokenFor(t, otherKey, undoWeb, t0, t0.Add(time.Hour)) },
+			form: url.Values{"decision": {"approve"}}, wantStatus: http.StatusForbidden, wantBody: "not signed by Foresight", wantOutcome: outcomeForged,
+		},
+		{
 			name: "no name", token: valid, form: url.Values{"decision": {"approve"}},
 			wantStatus: http.StatusBadRequest, wantBody: "Type your name", wantOutcome: outcomeAnonymous,
 		},
