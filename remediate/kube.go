@@ -411,7 +411,7 @@ func (e *Executor) planEvict(ctx context.Context, a Action) (*plan, error) {
 			// The precondition: never evict a same-named successor.
 			DeleteOptions: &metav1.DeleteOptions{DryRun: dryRunOpt(dryRun), Preconditions: &metav1.Preconditions{UID: &uid}},
 		})
-		return fmt.Sprintf("evicted pod %s/%s through the Eviction API (its PodDisruptionBudgets allowed it); its controller, if any, replaces it", a.Namespace, a.Name), err
+		return fmt.Sprintf("evicted pod %s/%s through the Eviction API (no PodDisruptionBudget objected); its controller, if any, replaces it", a.Namespace, a.Name), err
 	}
 	return p, nil
 }

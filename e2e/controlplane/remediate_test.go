@@ -32,7 +32,7 @@ const remediationConfig = `allow:
   - action: rollout-undo
     namespaces: [shop]
   - action: rollout-restart
-    resources: [statefulsets]
+    resources: [deployments, statefulsets]
     namespaces: [shop]
   - action: scale
     resources: [deployments]
@@ -41,6 +41,7 @@ const remediationConfig = `allow:
     maxReplicas: 3
   - action: cordon
     selector: foresight-e2e/cordon=allowed
+  - action: uncordon
   - action: evict
     namespaces: [shop]
 gate:
@@ -92,7 +93,8 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {name: foresight-approver, namespace: shop}
 rules:
-  # rollout-undo: read the Deployment and its ReplicaSets, patch the template back
+  # rollout-undo and rollout-restart: read the Deployment (and for an undo
+  # its ReplicaSets), patch its template
   - {apiGroups: [apps], resources: [deployments], verbs: [get, patch]}
   - {apiGroups: [apps], resources: [replicasets], verbs: [list]}
   # scale: through the scale subresource
@@ -237,22 +239,25 @@ func TestRemediate(t *testing.T) {
 	defer stopHB()
 	go hb.run(hbCtx, t)
 
-	// A running pod on node-p that a PodDisruptionBudget protects (no
-	// disruption allowed). Made before any disruptive action, so that it
-	// is no "new Pending pod" to the gate.
-	pod, err := admin.CoreV1().Pods("shop").Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "guarded", Namespace: "shop", Labels: map[string]string{"app": "guarded"}},
-		Spec:       corev1.PodSpec{NodeName: "node-p", Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{
-		{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()},
-		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()},
-	}}
-	if _, err := admin.CoreV1().Pods("shop").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
+	// Running pods on node-p: guarded, which a PodDisruptionBudget
+	// protects (no disruption allowed), and victim, which nothing does.
+	// Made before any disruptive action, so that they are no "new Pending
+	// pods" to the gate.
+	for _, name := range []string{"guarded", "victim"} {
+		pod, err := admin.CoreV1().Pods("shop").Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", Labels: map[string]string{"app": name}},
+			Spec:       corev1.PodSpec{NodeName: "node-p", Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()},
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()},
+		}}
+		if _, err := admin.CoreV1().Pods("shop").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Deployments keep 0 replicas: without a scheduler their pods would
 	// stay Pending, and the stability gate would (rightly) never open.
@@ -383,6 +388,20 @@ spec:
 			t.Errorf("the refused undo changed the Deployment: generation %d -> %d, image %s", before.Generation, after.Generation, after.Spec.Template.Spec.Containers[0].Image)
 		}
 		waitEvent(t, ctx, admin, "shop", "web", "RemediationRefused")
+	})
+
+	// A rollout restart stamps the template as kubectl does: a new revision.
+	t.Run("RolloutRestart", func(t *testing.T) {
+		_, r := approve(remediate.Action{Kind: remediate.RolloutRestart, Resource: remediate.Deployments, Namespace: "shop", Name: "web"})
+		expect(t, r, remediate.OutcomeExecuted, "", "restarted deployment shop/web", "kubectl.kubernetes.io/restartedAt=")
+		d := getDeployment(t, ctx, admin, "shop", "web")
+		if at, err := time.Parse(time.RFC3339, d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]); err != nil || time.Since(at) > time.Minute {
+			t.Errorf("restartedAt %q: %v", d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"], err)
+		}
+		if d.Spec.Template.Spec.Containers[0].Image != "registry.k8s.io/pause:3.8" {
+			t.Errorf("the restart changed the image to %s", d.Spec.Template.Spec.Containers[0].Image)
+		}
+		waitRevision(t, ctx, admin, "shop", "web", 5)
 	})
 
 	// (iv) a scale outside the allowlist's bounds is refused.
@@ -520,29 +539,40 @@ spec:
 
 	// A restarted approver (a new Executor) recalls the last hour from its
 	// Events: the two cordons spent the cordon budget (2 per hour by
-	// default), and with budget to spare the next cordon still waits for
-	// the stability gate after the last one.
+	// default), and an eviction still waits for the stability gate after
+	// the last cordon, then evicts the unprotected pod.
 	t.Run("RestartRecallsBudgetAndGate", func(t *testing.T) {
-		cordonC := remediate.Action{Kind: remediate.Cordon, Resource: remediate.Nodes, Name: "node-c"}
 		restarted := remediate.NewExecutor(approverClient, cfg, remediate.ExecutorOptions{Audit: remediate.NewAudit(audit, approverClient, nil, nil)})
-		_, r := approveWith(restarted, cordonC)
-		expect(t, r, remediate.OutcomeRefused, remediate.ReasonBudget, "the hourly budget for cordon is spent: 2 per hour")
+		_, r := approveWith(restarted, remediate.Action{Kind: remediate.Cordon, Resource: remediate.Nodes, Name: "node-c"})
+		expect(t, r, remediate.OutcomeRefused, remediate.ReasonBudget, "the hourly budget for cordon is spent: 2 per hour, used at ")
 		if getNode(t, ctx, admin, "node-c").Spec.Unschedulable {
 			t.Fatal("node-c was cordoned beyond the budget")
 		}
-		roomy, err := remediate.Parse(strings.NewReader(remediationConfig + "budgets: {cordon: 5}\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		restarted = remediate.NewExecutor(approverClient, roomy, remediate.ExecutorOptions{Audit: remediate.NewAudit(audit, approverClient, nil, nil)})
 		t0 := time.Now()
-		ap, r := approveWith(restarted, cordonC)
-		expect(t, r, remediate.OutcomeExecuted, "", "cordoned node node-c")
-		if d := time.Since(t0); d < roomy.Gate.Settle-2*roomy.Gate.Poll {
-			t.Errorf("after a restart the cordon ran %s after its approval, without the settle period (%s)", d, roomy.Gate.Settle)
+		ap, r := approveWith(restarted, remediate.Action{Kind: remediate.Evict, Resource: remediate.Pods, Namespace: "shop", Name: "victim"})
+		expect(t, r, remediate.OutcomeExecuted, "", "evicted pod shop/victim through the Eviction API")
+		if d := time.Since(t0); d < cfg.Gate.Settle-2*cfg.Gate.Poll {
+			t.Errorf("after a restart the eviction ran %s after its approval, without the settle period (%s)", d, cfg.Gate.Settle)
 		}
 		if es := audit.entries(t, ap.ProposalID); len(es) != 2 || !strings.Contains(es[0].Message, "the last one, cordon of node node-b (before a restart)") {
 			t.Errorf("audit after the restart: %+v", es)
+		}
+		// No kubelet finishes the deletion: the pod stays Terminating.
+		if p, err := admin.CoreV1().Pods("shop").Get(ctx, "victim", metav1.GetOptions{}); err == nil && p.DeletionTimestamp == nil {
+			t.Error("the evicted pod is not being deleted")
+		}
+	})
+
+	// Not disruptive: an uncordon runs at once; a cordon of a cordoned node
+	// changes nothing and spends no budget.
+	t.Run("UncordonAndNoop", func(t *testing.T) {
+		_, r := approve(remediate.Action{Kind: remediate.Cordon, Resource: remediate.Nodes, Name: "node-b"})
+		expect(t, r, remediate.OutcomeExecuted, "", "node node-b is already cordoned: nothing changed")
+		t0 := time.Now()
+		_, r = approve(remediate.Action{Kind: remediate.Uncordon, Resource: remediate.Nodes, Name: "node-a"})
+		expect(t, r, remediate.OutcomeExecuted, "", "uncordoned node node-a")
+		if getNode(t, ctx, admin, "node-a").Spec.Unschedulable || time.Since(t0) > 5*time.Second {
+			t.Errorf("node-a still unschedulable, or the uncordon waited (%s)", time.Since(t0))
 		}
 	})
 
