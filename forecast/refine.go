@@ -2,6 +2,7 @@ package forecast
 
 import (
 	"math"
+	"math/bits"
 	"sync"
 )
 
@@ -178,8 +179,10 @@ func (tr *trajectory) recordLevel(st *state, a []float64) float64 {
 func (tr *trajectory) tangent(v, out []float64) {
 	c := tr.c
 	L, B, R := v[0], v[1], 0.0
-	s0 := make([]float64, tr.m0)
-	s1 := make([]float64, tr.m1)
+	s0, s1 := scratch(tr.m0), scratch(tr.m1)
+	defer release(s0, s1)
+	clear(s0)
+	clear(s1)
 	if tr.nSeas >= 1 {
 		copy(s0, v[tr.offS0:tr.offS0+tr.m0])
 	}
@@ -249,8 +252,10 @@ func (tr *trajectory) adjoint(w, out []float64) {
 	c := tr.c
 	n := len(tr.y)
 	var L, B, R float64 // adjoints of the state after step t
-	s0 := make([]float64, tr.m0)
-	s1 := make([]float64, tr.m1)
+	s0, s1 := scratch(tr.m0), scratch(tr.m1)
+	defer release(s0, s1)
+	clear(s0)
+	clear(s1)
 	j0 := (tr.startPhase[0] + n - 1) % tr.m0
 	j1 := (tr.startPhase[1] + n - 1) % tr.m1
 	alpha, beta, ab, phi, lambda, g0, g1 := c.alpha, c.beta, c.alpha*c.beta, c.phi, c.lambda, c.gamma[0], c.gamma[1]
@@ -536,12 +541,14 @@ func dot(a, b []float64) float64 {
 // every few fits.
 var scratchBuffers sync.Pool // of *[]float64
 
-// scratch returns a slice of n float64s with arbitrary contents.
+// scratch returns a slice of n float64s with arbitrary contents. Its
+// capacity is a power of two, so that a buffer serves the other lengths of
+// a fit (a week, its windows, a season) too.
 func scratch(n int) []float64 {
 	if p, ok := scratchBuffers.Get().(*[]float64); ok && cap(*p) >= n {
 		return (*p)[:n]
 	}
-	return make([]float64, n)
+	return make([]float64, n, 1<<bits.Len(uint(n)))
 }
 
 // release gives slices from scratch back; they must not be used after.
