@@ -42,7 +42,7 @@ test: test-deps
 	$(MAKE) reference
 	$(MAKE) proto-check
 
-## test-deps: install missing Debian packages the tests need (as root)
+## test-deps: install missing Debian packages the tests need (as root), build Thanos (cached)
 test-deps:
 	@missing=""; for p in $(TEST_DEBS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -52,6 +52,9 @@ test-deps:
 	  if [ "$$(id -u)" -ne 0 ]; then echo "run as root, or: sudo apt-get install -y$$missing" >&2; exit 1; fi; \
 	  (apt-get install -y -q $$missing || (apt-get update -q && apt-get install -y -q $$missing)) >/dev/null; \
 	fi
+	@# Thanos is not packaged by Debian: built once from internal/tsdbtest/thanos
+	@# (about 5 minutes cold, cached in $(HOME)/.cache/foresight).
+	@internal/tsdbtest/thanos/build.sh >/dev/null
 
 ## reference: regenerate the statsmodels reference vectors and check that the committed ones match
 reference: test-deps

@@ -73,6 +73,7 @@ func TestClient(t *testing.T) {
 	}{
 		{"Prometheus", tsdbtest.StartPrometheus, true},
 		{"VictoriaMetrics", tsdbtest.StartVictoriaMetrics, false},
+		{"Thanos", tsdbtest.StartThanos, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

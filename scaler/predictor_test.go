@@ -118,12 +118,13 @@ var ref = Ref{Namespace: "shop", Name: "api"}
 
 // The served value rises before the live load does: at 08:57, three
 // minutes before the daily ramp, the forecast over the next five minutes
-// already asks for more replicas than the current load. On VictoriaMetrics
-// and on Prometheus.
+// already asks for more replicas than the current load. On VictoriaMetrics,
+// Prometheus, and a Thanos querier over Prometheus.
 func TestPredictorLeadsTheRamp(t *testing.T) {
 	for name, start := range map[string]func(testing.TB, ...tsdbtest.Series) *tsdbtest.Server{
 		"VictoriaMetrics": tsdbtest.StartVictoriaMetrics,
 		"Prometheus":      tsdbtest.StartPrometheus,
+		"Thanos":          tsdbtest.StartThanos,
 	} {
 		t.Run(name, func(t *testing.T) { leadsTheRamp(t, start) })
 	}
@@ -173,6 +174,7 @@ func TestPredictorStaleness(t *testing.T) {
 	for name, start := range map[string]func(testing.TB, ...tsdbtest.Series) *tsdbtest.Server{
 		"VictoriaMetrics": tsdbtest.StartVictoriaMetrics,
 		"Prometheus":      tsdbtest.StartPrometheus,
+		"Thanos":          tsdbtest.StartThanos,
 	} {
 		t.Run(name, func(t *testing.T) { staleness(t, start) })
 	}

@@ -1,6 +1,7 @@
 // Package tsdbtest starts real time-series databases for tests: Prometheus
-// and VictoriaMetrics from Debian's packages, on a free loopback port, with
-// their storage in the test's temporary directory and history backfilled.
+// and VictoriaMetrics from Debian's packages, and a Thanos querier over
+// Prometheus, on free loopback ports, with their storage in the test's
+// temporary directory and history backfilled.
 //
 // A missing binary fails the test (it is not skipped): `make test` installs
 // the packages, and the message names the apt-get command.
@@ -55,6 +56,9 @@ type Server struct {
 
 	flavor flavor
 	dir    string // root of the server's files
+	// backend, for a Thanos querier, is the Prometheus behind it: Append
+	// writes there.
+	backend *Server
 	addr   string
 
 	mu   sync.Mutex
@@ -212,6 +216,10 @@ func (s *Server) Restart(t testing.TB) {
 // goroutine calls Append.
 func (s *Server) Append(t testing.TB, series ...Series) {
 	t.Helper()
+	if s.backend != nil {
+		s.backend.Append(t, series...)
+		return
+	}
 	if s.flavor.binary == prometheus.binary {
 		s.Stop()
 		s.createBlocks(t, series)
