@@ -68,8 +68,10 @@ func StartThanos(t testing.TB, backfill ...Series) *Server {
 	sidecar := &Server{dir: t.TempDir(), flavor: flavor{
 		name: "Thanos sidecar", binary: bin, readyPath: "/-/ready",
 		args: func(_, addr string) []string {
-			return []string{"sidecar", "--http-address=" + addr, "--grpc-address=" + sidecarGRPC,
-				"--prometheus.url=" + prom.URL, "--tsdb.path=" + filepath.Join(prom.dir, "data"), "--log.level=warn"}
+			return []string{
+				"sidecar", "--http-address=" + addr, "--grpc-address=" + sidecarGRPC,
+				"--prometheus.url=" + prom.URL, "--tsdb.path=" + filepath.Join(prom.dir, "data"), "--log.level=warn",
+			}
 		},
 	}}
 	t.Cleanup(func() {
@@ -83,8 +85,10 @@ func StartThanos(t testing.TB, backfill ...Series) *Server {
 	q := &Server{dir: t.TempDir(), backend: prom, flavor: flavor{
 		name: "Thanos querier", binary: bin, readyPath: "/-/ready",
 		args: func(_, addr string) []string {
-			return []string{"query", "--http-address=" + addr, "--grpc-address=" + freeAddr(t),
-				"--endpoint=" + sidecarGRPC, "--query.replica-label=replica", "--log.level=warn"}
+			return []string{
+				"query", "--http-address=" + addr, "--grpc-address=" + freeAddr(t),
+				"--endpoint=" + sidecarGRPC, "--query.replica-label=replica", "--log.level=warn",
+			}
 		},
 	}}
 	t.Cleanup(func() {
@@ -119,7 +123,7 @@ func waitStore(base string) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("no store connected within %v (last error: %v)", readyTimeout, err)
+			return fmt.Errorf("no store connected within %v (last error: %w)", readyTimeout, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -59,7 +59,7 @@ type Server struct {
 	// backend, for a Thanos querier, is the Prometheus behind it: Append
 	// writes there.
 	backend *Server
-	addr   string
+	addr    string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
