@@ -123,7 +123,10 @@ func waitStore(base string) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("no store connected within %v (last error: %w)", readyTimeout, err)
+			if err != nil {
+				return fmt.Errorf("no store connected within %v: %w", readyTimeout, err)
+			}
+			return fmt.Errorf("no store connected within %v", readyTimeout)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
