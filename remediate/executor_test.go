@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
@@ -83,6 +85,26 @@ foresight_remediation_budget_remaining{kind="uncordon"} 5
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "foresight_remediation_budget_remaining"); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestAPIErrorNamesTheRule: a stability check the RBAC forbids says which
+// rule to grant (it ends up in the gate's timeout message).
+func TestAPIErrorNamesTheRule(t *testing.T) {
+	err := &apiError{
+		rule: rule{"policy", "poddisruptionbudgets", "list", ""}, what: "list PodDisruptionBudgets",
+		err: apierrors.NewForbidden(schema.GroupResource{Group: "policy", Resource: "poddisruptionbudgets"}, "", errors.New("RBAC: access denied")),
+	}
+	if want := `grant the approver's ServiceAccount the RBAC rule {apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: ["list"]} (a ClusterRole`; !strings.Contains(err.Error(), want) {
+		t.Errorf("%q lacks %q", err, want)
+	}
+	if r := refusalFromAPI(Action{Kind: Evict, Resource: Pods, Namespace: "shop", Name: "p"}, rule{"", "pods/eviction", "create", "shop"},
+		apierrors.NewTooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 0)); r == nil || r.Reason != ReasonPDBBlocked {
+		t.Errorf("a 429 on an eviction: %+v, want pdb_blocked", r)
+	}
+	if r := refusalFromAPI(Action{Kind: Scale, Resource: Deployments, Namespace: "shop", Name: "web"}, rule{},
+		apierrors.NewTooManyRequests("slow down", 1)); r != nil {
+		t.Errorf("a 429 on a scale is no PDB: %+v", r)
 	}
 }
 

@@ -67,7 +67,12 @@ type apiError struct {
 	err  error
 }
 
-func (e *apiError) Error() string { return e.what + ": " + e.err.Error() }
+func (e *apiError) Error() string {
+	if apierrors.IsForbidden(e.err) {
+		return e.what + ": " + e.err.Error() + "; grant the approver's ServiceAccount the RBAC rule " + e.rule.String()
+	}
+	return e.what + ": " + e.err.Error()
+}
 func (e *apiError) Unwrap() error { return e.err }
 
 func dryRunOpt(dryRun bool) []string {
