@@ -17,8 +17,11 @@ import (
 func chartDryRun(t *testing.T, ctx context.Context, e *env) {
 	chartsDir := filepath.Join(repoRoot(), "charts")
 	render := buildRender(t, ctx)
-	if err := e.c.Apply(ctx, "apiVersion: v1\nkind: Namespace\nmetadata: {name: foresight}\n"); err != nil {
-		t.Fatal(err)
+	// The approver's Roles live in the namespaces its allow list names.
+	for _, ns := range []string{"foresight", "shop", "payments"} {
+		if err := e.c.Apply(ctx, "apiVersion: v1\nkind: Namespace\nmetadata: {name: "+ns+"}\n"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, tc := range []struct {
 		name string
@@ -32,6 +35,10 @@ func chartDryRun(t *testing.T, ctx context.Context, e *env) {
 		// The metrics API server (issue 5): custom metrics only, since
 		// KEDA owns external.metrics.k8s.io in this cluster.
 		{"metricsapi", []string{"--values", "testdata/good/metricsapi.yaml"}},
+		// The approver (issue 8): Deployment, ServiceAccount, the RBAC its
+		// allow list implies (Roles in shop and payments, node rules).
+		{"approver", []string{"--values", "testdata/good/approver.yaml", "--set", "serviceMonitor.enabled=false"}},
+		{"approver-example", []string{"--values", "foresight/examples/values-approver.yaml", "--set", "demo=true"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.CommandContext(ctx, render, tc.args...)
