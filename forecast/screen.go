@@ -113,9 +113,11 @@ func fitScreened(s Series, opts AutoOptions) (*Model, *Selection, error) {
 		wfrom := max(initPoints, w/4, initCyclesFor(w, m)*m)
 		if w-wfrom >= 2*sel.Horizon {
 			sel.Criterion = fmt.Sprintf("seasonal candidates fitted to the last %d steps and scored from step %d against %s there; ", w, n-w+wfrom, Spec{AR: true}) + sel.Criterion
-			bestScore := math.Inf(1)
-			var rival *Model
-			for _, c := range append([]Candidate{{Spec: Spec{AR: true}, Model: Spec{AR: true}.String() + " (screening)", Score: math.NaN()}}, screenCandidates(periods, positive(y))...) {
+			rival := screen(Candidate{Spec: Spec{AR: true}, Model: Spec{AR: true}.String() + " (screening)", Score: math.NaN()}, window, wfrom, true)
+			for _, c := range screenCandidates(periods, positive(y)) {
+				if rival == nil {
+					break // no yardstick: the non-seasonal candidates decide
+				}
 				if c.Spec.Seasonality == SeasonMultiplicative && best == nil {
 					// (N,M) only if (N,A) beat the non-seasonal model: the
 					// two carry the same pattern, scaled with the level or
@@ -126,15 +128,14 @@ func fitScreened(s Series, opts AutoOptions) (*Model, *Selection, error) {
 					continue
 				}
 				fitted := screen(c, window, wfrom, true)
-				switch {
-				case fitted == nil:
-				case rival == nil:
-					rival, bestScore = fitted, fitted.score
-				case fitted.score < bestScore:
-					best, bestScore, sel.Chosen = fitted, fitted.score, len(sel.Candidates)-1
+				if fitted == nil {
+					continue
 				}
-				if fitted != nil && c.fixed == nil && c.Spec.Seasonality == SeasonAdditive {
-					detector = fitted
+				if c.fixed == nil && c.Spec.Seasonality == SeasonAdditive {
+					detector = fitted // FitAuto's test uses additive seasonality
+				}
+				if fitted.score < rival.score && (best == nil || fitted.score < best.score) {
+					best, sel.Chosen = fitted, len(sel.Candidates)-1
 				}
 			}
 			if best == nil {
@@ -167,7 +168,7 @@ func fitScreened(s Series, opts AutoOptions) (*Model, *Selection, error) {
 
 	history := s
 	var notes []Note
-	if opts.ExcludeAnomalies && detector != nil && detector.Spec.Seasonality == best.Spec.Seasonality {
+	if opts.ExcludeAnomalies && detector != nil && (detector.Spec.Seasonality == SeasonNone) == (best.Spec.Seasonality == SeasonNone) {
 		if cleaned, k := screenAnomalies(s, detector); k > 0 {
 			history, sel.Anomalies = cleaned, k
 			notes = append(notes, notef(NoteAnomalies, "%d values the screened model found wildly off were left out of the fit", k))

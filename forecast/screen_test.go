@@ -63,6 +63,20 @@ func TestScreenedSelection(t *testing.T) {
 	// A week ending a day after the labelled outage [23429, 23521)
 	// (labels-101.json), which a one-step detector must not learn.
 	week := trace.Slice(23521+day-7*day, 23521+day)
+	// The minute pattern with an outage on the fifth day, and scaled by a
+	// level that doubles over the week (a multiplicative season) with one
+	// on the third.
+	outage := minutePattern(7, 4)
+	for i := 5*day + 600; i < 5*day+660; i++ {
+		outage[i] = 1
+	}
+	growing := minutePattern(7, 5)
+	for i := range growing {
+		growing[i] *= 1 + float64(i)/float64(len(growing))
+	}
+	for i := 2*day + 600; i < 2*day+660; i++ {
+		growing[i] = 1 // before the screening window: (N,M) is still chosen
+	}
 	tests := []struct {
 		name         string
 		s            Series
@@ -72,13 +86,16 @@ func TestScreenedSelection(t *testing.T) {
 		// seasonal or not, the screened selection must make.
 		wantSameAs    *AutoOptions
 		wantAnomalies bool
+		wantSpec      string // if set, the model chosen
 	}{
-		{"minute pattern: seasonal", minuteSeries(minutePattern(7, 2)), AutoOptions{Horizon: 1}, true, &AutoOptions{Horizon: 1}, false},
-		{"smooth cycle: non-seasonal", minuteSeries(seasonal(7*day, day, 100, 50, 3, 2)), AutoOptions{Horizon: 1}, false, nil, false},
-		{"trace week with an outage", week, AutoOptions{Horizon: 1, ExcludeAnomalies: true}, false, nil, true},
-		{"periods given", minuteSeries(minutePattern(4, 3)), AutoOptions{Horizon: 1, Periods: []int{day}}, true, nil, false},
-		{"no season", minuteSeries(minutePattern(4, 3)), AutoOptions{Horizon: 1, NoSeason: true}, false, nil, false},
-		{"short history", minuteSeries(minutePattern(1, 3)[:300]), AutoOptions{Horizon: 1}, false, nil, false},
+		{"minute pattern: seasonal", minuteSeries(minutePattern(7, 2)), AutoOptions{Horizon: 1}, true, &AutoOptions{Horizon: 1}, false, ""},
+		{"smooth cycle: non-seasonal", minuteSeries(seasonal(7*day, day, 100, 50, 3, 2)), AutoOptions{Horizon: 1}, false, nil, false, ""},
+		{"trace week with an outage", week, AutoOptions{Horizon: 1, ExcludeAnomalies: true}, false, nil, true, ""},
+		{"seasonal, with an outage", minuteSeries(outage), AutoOptions{Horizon: 1, ExcludeAnomalies: true}, true, nil, true, ""},
+		{"multiplicative, with an outage", minuteSeries(growing), AutoOptions{Horizon: 1, ExcludeAnomalies: true}, true, nil, true, "(N,M) m=1440 +AR(1)"},
+		{"periods given", minuteSeries(minutePattern(4, 3)), AutoOptions{Horizon: 1, Periods: []int{day}}, true, nil, false, ""},
+		{"no season", minuteSeries(minutePattern(4, 3)), AutoOptions{Horizon: 1, NoSeason: true}, false, nil, false, ""},
+		{"short history", minuteSeries(minutePattern(1, 3)[:300]), AutoOptions{Horizon: 1}, false, nil, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,6 +121,9 @@ func TestScreenedSelection(t *testing.T) {
 				if want := full.Candidates[full.Chosen].Spec; (m.Spec.Seasonality == SeasonNone) != (want.Seasonality == SeasonNone) {
 					t.Errorf("chose %s, FitAuto %s: not the same family", m.Spec, want)
 				}
+			}
+			if tt.wantSpec != "" && m.Spec.String() != tt.wantSpec {
+				t.Errorf("chose %s, want %s", m.Spec, tt.wantSpec)
 			}
 			if got := sel.Anomalies > 0; got != tt.wantAnomalies {
 				t.Errorf("%d anomalies left out, want some: %v", sel.Anomalies, tt.wantAnomalies)
