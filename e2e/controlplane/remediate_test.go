@@ -198,6 +198,7 @@ func TestRemediate(t *testing.T) {
 	if os.Getenv(cluster.EnvKubeconfig) != "" {
 		t.Skip("hand-made nodes with a fake heartbeat: only on the local control plane")
 	}
+	t.Parallel() // its own standalone control plane, beside TestApprover's
 	ctx := t.Context()
 	c, err := cluster.Start(ctx, cluster.Options{Dir: "/tmp/foresight-e2e-remediate", NoKEDA: true, Standalone: true, Logf: t.Logf})
 	if err != nil {
