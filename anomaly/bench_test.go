@@ -3,10 +3,12 @@ package anomaly
 import (
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/foresight-aiops/foresight/csvseries"
 	"github.com/foresight-aiops/foresight/forecast"
 )
 
@@ -81,6 +83,10 @@ func BenchmarkFitHoltWinters(b *testing.B) {
 		{"week/select", weekSeries, false},
 		{"week/select-seasonal", patternWeek, true},
 		{"week/refit", weekSeries, false},
+		// Real CPU usage (the crane traces; see testdata/traces/README.md):
+		// a daily cycle where (N,A) wins, and one where no season does.
+		{"week/select-crane-cpu-2", craneWeek(b, "crane-cpu-2.csv.gz"), true},
+		{"week/select-crane-cpu-9", craneWeek(b, "crane-cpu-9.csv.gz"), false},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -109,6 +115,27 @@ func BenchmarkFitHoltWinters(b *testing.B) {
 			}
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1000, "s/1000models")
 		})
+	}
+}
+
+// craneWeek returns a function giving a week of a crane trace: the last
+// week for seed 3 (the one timed), the week before for others.
+func craneWeek(b *testing.B, name string) func(seed uint64) forecast.Series {
+	d, err := csvseries.ReadFile(filepath.Join("..", "testdata", "traces", name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, _, err := forecast.Align(d.Samples, time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const week = 7 * 1440
+	return func(seed uint64) forecast.Series {
+		end := s.Len()
+		if seed != 3 {
+			end -= 1440
+		}
+		return s.Slice(end-week, end)
 	}
 }
 

@@ -40,10 +40,12 @@ type FitOptions struct {
 	// least-squares state: parameters good enough to rank candidates by
 	// (AutoOptions.Screen), not to forecast with.
 	coarse bool
-	// quickPolish, if set, gives the second least-squares solve of the
-	// state polishIterations, as for a multiplicative model: it starts
-	// close to the first (AutoOptions.Screen's final fit).
-	quickPolish bool
+	// quickState, if set, gives both least-squares solves of the state
+	// polishIterations instead of cgIterations (AutoOptions.Screen's final
+	// fit, which starts from screened parameters): on the crane traces'
+	// weeks it halved a seasonal fit's cost, the one-step RMSE within
+	// 0.03% (0.8% for one (N,M) fit that was not chosen).
+	quickState bool
 }
 
 const (
@@ -151,12 +153,16 @@ func Fit(s Series, spec Spec, opts FitOptions) (*Model, error) {
 				m.Fit.Evals, m.Fit.Converged = evals, true
 				return finish(s, m, spec, params, st0, y, k, opts)
 			}
-			st0, _ = refineState(&c, st0, window, cgIterations)
+			first := cgIterations
+			if opts.quickState {
+				first = polishIterations
+			}
+			st0, _ = refineState(&c, st0, window, first)
 			params, m.Fit.Evals, m.Fit.Converged = p.minimise(st0, y, maxEvals, &params, fineSearch)
 			m.Fit.Evals += evals
 			c, _ = newCoef(spec, params)
 			polish := cgIterations
-			if spec.Seasonality == SeasonMultiplicative || opts.quickPolish {
+			if spec.Seasonality == SeasonMultiplicative || opts.quickState {
 				// Gauss-Newton passes cost twice the additive ones; the
 				// second solve starts close.
 				polish = polishIterations

@@ -30,7 +30,8 @@ const screenCycles = 3
 //     with its parameters, and a seasonal candidate is chosen only if it
 //     beats it there.
 //  3. Only the chosen candidate is fitted to the whole history in full,
-//     starting from its screened parameters (as Refit does).
+//     starting from its screened parameters (as Refit does), with shorter
+//     least-squares solves of the state (FitOptions.quickState).
 //  4. With ExcludeAnomalies, the anomaly test (Model.Anomalies) runs the
 //     screened AR(1) model of the chosen seasonality over the whole
 //     history (from a heuristic initial state, for a seasonal one) instead
@@ -174,7 +175,7 @@ func fitScreened(s Series, opts AutoOptions) (*Model, *Selection, error) {
 			notes = append(notes, notef(NoteAnomalies, "%d values the screened model found wildly off were left out of the fit", k))
 		}
 	}
-	fo := FitOptions{Horizon: sel.Horizon, MaxEvaluations: opts.MaxEvaluations, Params: chosen.fixed, maxAlpha: chosen.maxAlpha, quickPolish: true}
+	fo := FitOptions{Horizon: sel.Horizon, MaxEvaluations: opts.MaxEvaluations, Params: chosen.fixed, maxAlpha: chosen.maxAlpha, quickState: true}
 	if chosen.fixed == nil {
 		fo.warm = &best.Params
 	}
