@@ -40,14 +40,15 @@ JSON line on --audit-log and a Kubernetes Event on the object.
 
 It is the only Foresight component that writes to the cluster. Run it as its
 own Deployment with its own ServiceAccount, whose RBAC covers exactly the
-allowlisted verbs:
-  get, list          deployments, statefulsets, daemonsets, replicasets, pods, nodes,
-                     poddisruptionbudgets (the drift check and the stability gate)
-  patch              deployments, statefulsets, daemonsets (rollout restart, rollout undo)
-  get, update, patch deployments/scale, statefulsets/scale (scale)
-  patch              nodes (cordon, uncordon)
-  create             pods/eviction (evict)
-  create             events.events.k8s.io (the audit's Events)
+allowlisted verbs, per action it allows:
+  rollout-restart    get, patch   deployments / statefulsets / daemonsets
+  rollout-undo       get, patch   deployments; list replicasets
+  scale              get          deployments / statefulsets; update their /scale
+  cordon, uncordon   get, patch   nodes
+  evict              get          pods; create pods/eviction
+and always, cluster-wide: list nodes, pods and poddisruptionbudgets (the
+stability gate), create and list events.events.k8s.io (the audit's Events;
+the list lets a restarted approver recall the last hour's budget and gate).
 Grant only the rows for the actions your --remediation-config allows; the
 Helm chart's approver (off by default) does this.
 
