@@ -43,7 +43,8 @@ own Deployment with its own ServiceAccount, whose RBAC covers exactly the
 allowlisted verbs, per action it allows:
   rollout-restart    get, patch   deployments / statefulsets / daemonsets
   rollout-undo       get, patch   deployments; list replicasets
-  scale              get          deployments / statefulsets; update their /scale
+  scale              get          deployments / statefulsets;
+                     update       deployments/scale / statefulsets/scale
   cordon, uncordon   get, patch   nodes
   evict              get          pods; create pods/eviction
 and always, cluster-wide: list nodes, pods and poddisruptionbudgets (the
