@@ -45,6 +45,9 @@ type release struct {
 	// (approver.enabled), told apart by their component label; nil
 	// without it.
 	Approver *approverRelease
+	// Enrich holds the objects of foresight enrich (enrich.enabled),
+	// told apart by their component label; nil without it.
+	Enrich *enrichRelease
 }
 
 // metricsAPIRelease is what metricsApi.enabled renders.
@@ -118,6 +121,11 @@ func render(t *testing.T, o Options) release {
 		if head.Metadata.Labels["app.kubernetes.io/component"] == approverComponent {
 			rel.Kinds = append(rel.Kinds, head.Kind)
 			rel.approver().add(t, head.Kind, doc)
+			continue
+		}
+		if head.Metadata.Labels["app.kubernetes.io/component"] == enrichComponent {
+			rel.Kinds = append(rel.Kinds, head.Kind)
+			rel.enrich().add(t, head.Kind, doc)
 			continue
 		}
 		rel.Kinds = append(rel.Kinds, head.Kind)
@@ -365,8 +373,8 @@ func TestFullValues(t *testing.T) {
 
 // TestSecurityContext: non-root, read-only root file system, no
 // capabilities, no privilege escalation, the runtime's seccomp profile,
-// whatever the values, for the scaler's pods, the metrics API server's and
-// the approver's.
+// whatever the values, for the scaler's pods, the metrics API server's,
+// the approver's and the enrichment's.
 func TestSecurityContext(t *testing.T) {
 	for _, file := range goodValues(t) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
@@ -377,6 +385,9 @@ func TestSecurityContext(t *testing.T) {
 			}
 			if rel.Approver != nil {
 				checkHardening(t, rel.Approver.Deployment)
+			}
+			if rel.Enrich != nil {
+				checkHardening(t, rel.Enrich.Deployment)
 			}
 		})
 	}

@@ -327,3 +327,148 @@ A kind absent from .entries grants nothing.
   verbs: [{{ range $i, $v := get $g $key | uniq | sortAlpha }}{{ if $i }}, {{ end }}{{ $v }}{{ end }}]
 {{- end }}
 {{- end }}
+
+{{/*
+The alert enrichment (enrich.enabled): `foresight enrich`. Its objects are named FULLNAME-enrich (at
+most 63 characters) and its pods carry their own app.kubernetes.io/name, so that no other Service,
+PodDisruptionBudget or ServiceMonitor selects them.
+*/}}
+{{- define "foresight.enrich.fullname" -}}
+{{- printf "%s-enrich" (include "foresight.fullname" . | trunc 56 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "foresight.enrich.selectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-enrich" (include "foresight.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "foresight.enrich.labels" -}}
+helm.sh/chart: {{ include "foresight.chart" . }}
+{{ include "foresight.enrich.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: enrich
+app.kubernetes.io/part-of: foresight
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "foresight.enrich.serviceAccountName" -}}
+{{- default (include "foresight.enrich.fullname" .) .Values.enrich.serviceAccount.name }}
+{{- end }}
+
+{{/* Where the enrichment's files are mounted; its flags name these paths. The remediation config and
+the approval key are mounted where the approver has them. */}}
+{{- define "foresight.enrich.authTokenDir" -}}/etc/foresight/enrich/auth-token{{- end }}
+{{- define "foresight.enrich.authPasswordDir" -}}/etc/foresight/enrich/auth-password{{- end }}
+{{- define "foresight.enrich.llmKeyDir" -}}/etc/foresight/enrich/llm-api-key{{- end }}
+{{- define "foresight.enrich.webhookSecretDir" -}}/etc/foresight/enrich/webhook-secret{{- end }}
+{{- define "foresight.enrich.slackTokenDir" -}}/etc/foresight/enrich/slack-token{{- end }}
+{{- define "foresight.enrich.queueDir" -}}/var/lib/foresight-enrich{{- end }}
+
+{{/* The URL Alertmanager posts to. */}}
+{{- define "foresight.enrich.url" -}}
+{{- printf "http://%s.%s.svc:%v/api/alerts" (include "foresight.enrich.fullname" .) .Release.Namespace .Values.enrich.port }}
+{{- end }}
+
+{{/* Where approval links point: approver.publicURL, else the approver's in-cluster Service. */}}
+{{- define "foresight.enrich.approverURL" -}}
+{{- default (printf "http://%s.%s.svc:%v" (include "foresight.approver.fullname" .) .Release.Namespace .Values.approver.port) .Values.approver.publicURL }}
+{{- end }}
+
+{{/* The --sink list: every sink the values configure. */}}
+{{- define "foresight.enrich.sinks" -}}
+{{- $s := .Values.enrich.sinks }}
+{{- $l := list }}
+{{- if $s.stdout.enabled }}{{ $l = append $l "stdout" }}{{ end }}
+{{- if $s.webhook.url }}{{ $l = append $l "webhook" }}{{ end }}
+{{- if or $s.slack.token.existingSecret $s.slack.webhookURL.existingSecret }}{{ $l = append $l "slack" }}{{ end }}
+{{- join "," $l }}
+{{- end }}
+
+{{/*
+foresight.enrich.validate refuses enrich values that foresight enrich would refuse at start, or that
+would start a receiver delivering nowhere, with the fix in the message.
+*/}}
+{{- define "foresight.enrich.validate" -}}
+{{- $e := .Values.enrich }}
+{{- if not $e.enabled }}
+{{- if $e.remediation.enabled }}
+{{- fail "foresight: enrich.remediation.enabled needs enrich.enabled=true (the enrichment is off by default)" }}
+{{- end }}
+{{- else }}
+{{- $s := $e.sinks }}
+{{- if not (include "foresight.enrich.sinks" .) }}
+{{- fail "foresight: enrich.enabled with no sink: set enrich.sinks.slack.token.existingSecret and enrich.sinks.slack.channel, enrich.sinks.slack.webhookURL.existingSecret, enrich.sinks.webhook.url, or leave enrich.sinks.stdout.enabled=true" }}
+{{- end }}
+{{- if and $s.slack.token.existingSecret $s.slack.webhookURL.existingSecret }}
+{{- fail "foresight: enrich.sinks.slack: set token (a bot token, with channel: analyses as thread replies) or webhookURL (an incoming webhook), not both" }}
+{{- end }}
+{{- if and $s.slack.token.existingSecret (not $s.slack.channel) }}
+{{- fail "foresight: enrich.sinks.slack.token needs enrich.sinks.slack.channel, the channel ID the bot posts to (e.g. C0123456: Slack, channel details, bottom)" }}
+{{- end }}
+{{- if and $s.slack.channel (not $s.slack.token.existingSecret) }}
+{{- fail "foresight: enrich.sinks.slack.channel needs enrich.sinks.slack.token.existingSecret, a Secret with the bot token (xoxb-...) that posts there" }}
+{{- end }}
+{{- if and $s.webhook.secret.existingSecret (not $s.webhook.url) }}
+{{- fail "foresight: enrich.sinks.webhook.secret signs requests to enrich.sinks.webhook.url, which is empty: set the URL, or remove the secret" }}
+{{- end }}
+{{- if and $e.llm.endpoint (not $e.llm.model) }}
+{{- fail "foresight: enrich.llm.endpoint needs enrich.llm.model, the model's name on that server (e.g. llama3.1:8b)" }}
+{{- end }}
+{{- if and $e.llm.model (not $e.llm.endpoint) }}
+{{- fail "foresight: enrich.llm.model needs enrich.llm.endpoint, the OpenAI-compatible URL with /v1 (e.g. http://ollama.monitoring.svc.cluster.local:11434/v1)" }}
+{{- end }}
+{{- if and $e.llm.apiKey.existingSecret (not $e.llm.endpoint) }}
+{{- fail "foresight: enrich.llm.apiKey is set but enrich.llm.endpoint is empty: set the model server's URL, or remove the key" }}
+{{- end }}
+{{- if le (int $e.llm.contextWindow) (mul 2 (int $e.llm.maxTokens)) }}
+{{- fail (printf "foresight: enrich.llm.contextWindow (%v) must exceed twice enrich.llm.maxTokens (%v): the answer's reserve would leave no room for the alert's context" $e.llm.contextWindow $e.llm.maxTokens) }}
+{{- end }}
+{{- if and $e.auth.basic.user (not $e.auth.basic.password.existingSecret) }}
+{{- fail "foresight: enrich.auth.basic.user needs enrich.auth.basic.password.existingSecret, a Secret holding the password Alertmanager sends" }}
+{{- end }}
+{{- if and $e.auth.basic.password.existingSecret (not $e.auth.basic.user) }}
+{{- fail "foresight: enrich.auth.basic.password needs enrich.auth.basic.user" }}
+{{- end }}
+{{- if $e.remediation.enabled }}
+{{- if not .Values.approver.enabled }}
+{{- fail "foresight: enrich.remediation.enabled needs approver.enabled=true: the enrichment proposes only what the approver's allowlist (its ConfigMap) permits, signed with its key (approver.approvalKey.existingSecret)" }}
+{{- end }}
+{{- if not $e.llm.endpoint }}
+{{- fail "foresight: enrich.remediation.enabled needs enrich.llm.endpoint and enrich.llm.model: proposals come from the model's suggested commands" }}
+{{- end }}
+{{- if not $e.clusterContext }}
+{{- fail "foresight: enrich.remediation.enabled needs enrich.clusterContext=true: a proposal is made from the live object (revision, replicas, labels), read with get and list" }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+foresight.enrich.rules are the read-only calls foresight enrich makes, resource by resource: the
+context gatherer (enrich/kubecontext: the pod, its logs and events, its owner chain, the workloads
+named by the alert, the node), the command checker (enrich/suggest: the namespaces and the objects
+of each kind a suggested command names) and the proposer (enrich/propose.go: the live object and a
+Deployment's ReplicaSets). get and list only: nothing watches. Never Secrets, nor ConfigMaps (a list
+transfers their data), nor pods/exec. The chart tests run these packages on a recording client and
+check that this list is exactly what they call.
+*/}}
+{{- define "foresight.enrich.rules" -}}
+- apiGroups: [""]
+  resources: [pods, nodes]
+  verbs: [get, list]
+- apiGroups: [""]
+  resources: [pods/log]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [events, namespaces, services, persistentvolumeclaims]
+  verbs: [list]
+- apiGroups: [apps]
+  resources: [deployments, replicasets, statefulsets, daemonsets]
+  verbs: [get, list]
+- apiGroups: [batch]
+  resources: [jobs, cronjobs]
+  verbs: [list]
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [list]
+{{- end }}
