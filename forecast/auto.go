@@ -121,8 +121,9 @@ func FitAuto(s Series, opts AutoOptions) (*Model, *Selection, error) {
 	}
 	// The test is on one-step errors: use the model fitted for them, with
 	// the chosen season and Taylor's AR(1) term.
-	detector, err := Fit(s, Spec{Seasonality: seasonalityOf(m), Periods: sel.Season.Periods, AR: true}, FitOptions{})
+	detector, err := Fit(s, detectorSpec(m, sel), FitOptions{})
 	if err != nil {
+		m.Notes = append(m.Notes, notef(NoteAnomalies, "no values were left out: the anomaly test could not be fitted: %v", err))
 		return m, sel, nil
 	}
 	flags := detector.Anomalies(s.Values, 0)
@@ -147,13 +148,16 @@ func FitAuto(s Series, opts AutoOptions) (*Model, *Selection, error) {
 	return m, sel, err
 }
 
-// seasonalityOf returns additive seasonality when m has a season, none
-// otherwise.
-func seasonalityOf(m *Model) Seasonality {
-	if m.Spec.Seasonality == SeasonNone {
-		return SeasonNone
+// detectorSpec is the model of the anomaly test for a chosen model m:
+// (N,A) with the selection's season and AR(1) when m is seasonal, (N,N)
+// with AR(1) when it is not. A non-seasonal choice must not carry the
+// detected periods: that spec is invalid, and the test was once skipped
+// without a word whenever a season was detected but not chosen.
+func detectorSpec(m *Model, sel *Selection) Spec {
+	if m.Spec.Seasonality == SeasonNone || len(sel.Season.Periods) == 0 {
+		return Spec{AR: true}
 	}
-	return SeasonAdditive
+	return Spec{Seasonality: SeasonAdditive, Periods: sel.Season.Periods, AR: true}
 }
 
 func fitAuto(s Series, opts AutoOptions) (*Model, *Selection, error) {
@@ -323,8 +327,9 @@ func Refit(s Series, sel *Selection, opts AutoOptions) (*Model, error) {
 	if err != nil || !opts.ExcludeAnomalies {
 		return m, err
 	}
-	detector, err := Fit(s, Spec{Seasonality: seasonalityOf(m), Periods: sel.Season.Periods, AR: true}, FitOptions{})
+	detector, err := Fit(s, detectorSpec(m, sel), FitOptions{})
 	if err != nil {
+		m.Notes = append(m.Notes, notef(NoteAnomalies, "no values were left out: the anomaly test could not be fitted: %v", err))
 		return m, nil
 	}
 	cleaned := s.Clone()

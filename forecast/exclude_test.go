@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -202,5 +203,40 @@ func TestExcludeAnomalies(t *testing.T) {
 	actual := trace.Values[end : end+outEnd-outStart]
 	if b := mean(f.Mean)/mean(actual) - 1; b < -0.1 || b > 0.1 {
 		t.Errorf("a day after the outage the forecast is off by %+.1f%%", 100*b)
+	}
+}
+
+// A week whose season is detected but whose chosen model is non-seasonal
+// (at a one-step horizon) still has its outage left out: the anomaly test
+// once asked for a non-seasonal model with the detected periods, an
+// invalid spec, and was skipped without a word.
+func TestExcludeAnomaliesWhenNoSeasonIsChosen(t *testing.T) {
+	const day = 1440
+	trace := loadTrace(t, "synthetic-trace-101-1.csv.gz")
+	week := trace.Slice(23521+day-7*day, 23521+day) // ends a day after the labelled outage
+	for _, refit := range []bool{false, true} {
+		m, sel, err := FitAuto(week, AutoOptions{Horizon: 1, ExcludeAnomalies: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Spec.Seasonality != SeasonNone || len(sel.Season.Periods) == 0 {
+			t.Fatalf("chose %s with season %v: the case needs a detected season and a non-seasonal choice", m.Spec, sel.Season.Periods)
+		}
+		if refit {
+			m, err = Refit(week, sel, AutoOptions{Horizon: 1, ExcludeAnomalies: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+		} else if sel.Anomalies == 0 {
+			t.Errorf("FitAuto left no values out; notes %v", m.Notes)
+		}
+		if !hasNote(m.Notes, NoteAnomalies) {
+			t.Errorf("refit %v: no anomaly note: %v", refit, m.Notes)
+		}
+		for _, n := range m.Notes {
+			if strings.Contains(n.String(), "could not be fitted") {
+				t.Errorf("refit %v: %s", refit, n)
+			}
+		}
 	}
 }
