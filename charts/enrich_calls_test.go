@@ -165,7 +165,7 @@ func TestEnrichRBACCoversCalls(t *testing.T) {
 		t.Errorf("%d proposals for %d commands (notes %v): the proposer's reads were not all exercised", len(an.Proposals), len(commands), an.Notes)
 	}
 
-	rel := render(t, Options{ValueFiles: []string{enrichMinimalValues}})
+	rel := render(t, Options{ValueFiles: []string{enrichValues}})
 	granted := enrichGrants(t, rel.Enrich, rel.Deployment.Namespace)
 	var missing, unused []string
 	for c := range client.calls {

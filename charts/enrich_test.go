@@ -202,7 +202,7 @@ func TestEnrichObjects(t *testing.T) {
 				"--sink=stdout",
 				"--stdout-format=json",
 			},
-			claim: "foresight-enrich", token: true,
+			claim: "foresight-enrich", token: false, // no model: no analysis reads the cluster
 		},
 		{
 			name: "remediation", files: []string{approverValues, enrichRemediationValues},
@@ -272,7 +272,7 @@ func TestEnrichObjects(t *testing.T) {
 				flagValue[name] = value
 			}
 			if got := pod.Spec.AutomountServiceAccountToken; got == nil || *got != c.token {
-				t.Errorf("automountServiceAccountToken %v, want %v (cluster context needs the token, and nothing else does)", got, c.token)
+				t.Errorf("automountServiceAccountToken %v, want %v (only an analysis with cluster context needs the token)", got, c.token)
 			}
 
 			volumes := map[string]corev1.Volume{}
@@ -530,8 +530,9 @@ func enrichGrants(t *testing.T, e *enrichRelease, releaseNS string) map[permissi
 
 // TestEnrichRBAC: the enrichment's account may get, list and watch and do
 // nothing else, never on Secrets, ConfigMaps or pods/exec, for every
-// values file that enables it; with clusterContext=false it is bound to
-// nothing and its token is not mounted. TestEnrichRBACCoversCalls checks
+// values file that enables it; with clusterContext=false, or without a
+// model (foresight enrich builds its client only for analyses), it is
+// bound to nothing and its token is not mounted. TestEnrichRBACCoversCalls checks
 // the same rules against what the code calls.
 func TestEnrichRBAC(t *testing.T) {
 	for _, c := range []struct {
@@ -541,9 +542,10 @@ func TestEnrichRBAC(t *testing.T) {
 		rules bool
 	}{
 		{"full", []string{enrichValues}, nil, true},
-		{"minimal", []string{enrichMinimalValues}, nil, true},
 		{"remediation", []string{approverValues, enrichRemediationValues}, nil, true},
-		{"no-cluster", []string{enrichMinimalValues}, []string{"enrich.clusterContext=false"}, false},
+		{"no-cluster", []string{enrichValues}, []string{"enrich.clusterContext=false"}, false},
+		// Without a model foresight enrich builds no client: nothing to grant.
+		{"no-model", []string{enrichMinimalValues}, nil, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rel := render(t, Options{ValueFiles: c.files, Set: c.set})
@@ -557,7 +559,10 @@ func TestEnrichRBAC(t *testing.T) {
 			}
 			if !c.rules {
 				if sa := e.ServiceAccount; sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
-					t.Error("clusterContext=false: the ServiceAccount still offers its token")
+					t.Error("the ServiceAccount offers its token, which nothing uses")
+				}
+				if len(e.ClusterRoles) > 0 || len(e.ClusterRoleBindings) > 0 {
+					t.Errorf("ClusterRoles %v rendered for an enrichment that reads nothing", e.ClusterRoles)
 				}
 				return
 			}
@@ -615,7 +620,7 @@ func TestEnrichServiceAccount(t *testing.T) {
 	}
 	_ = enrichGrants(t, e, rel.Deployment.Namespace) // every enrich binding names the enrichment alone
 
-	custom := render(t, Options{ValueFiles: []string{enrichMinimalValues}, Set: []string{"enrich.serviceAccount.name=alert-reader"}})
+	custom := render(t, Options{ValueFiles: []string{enrichValues}, Set: []string{"enrich.serviceAccount.name=alert-reader"}})
 	if ce := custom.Enrich; ce.ServiceAccount.Name != "alert-reader" || ce.Deployment.Spec.Template.Spec.ServiceAccountName != "alert-reader" {
 		t.Errorf("enrich.serviceAccount.name=alert-reader: account %q, pods run as %q", ce.ServiceAccount.Name, ce.Deployment.Spec.Template.Spec.ServiceAccountName)
 	} else {

@@ -364,6 +364,13 @@ the approval key are mounted where the approver has them. */}}
 {{- define "foresight.enrich.slackTokenDir" -}}/etc/foresight/enrich/slack-token{{- end }}
 {{- define "foresight.enrich.queueDir" -}}/var/lib/foresight-enrich{{- end }}
 
+{{/* "true" when foresight enrich reads the cluster: it builds its client only for analyses, so only
+with a model (llm.endpoint), and not with clusterContext=false. Without it the chart grants no role and
+mounts no token. */}}
+{{- define "foresight.enrich.readsCluster" -}}
+{{- if and .Values.enrich.clusterContext .Values.enrich.llm.endpoint }}true{{ end }}
+{{- end }}
+
 {{/* The URL Alertmanager posts to. */}}
 {{- define "foresight.enrich.url" -}}
 {{- printf "http://%s.%s.svc:%v/api/alerts" (include "foresight.enrich.fullname" .) .Release.Namespace .Values.enrich.port }}
