@@ -29,7 +29,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Reader.Datasource != "default" || c.Reader.Step != Duration(time.Minute) || c.Schedule.InferEvery != Duration(time.Minute) ||
-		c.Schedule.FitEvery != Duration(time.Hour) || c.Schedule.Workers != 2 || c.Writer != nil {
+		c.Schedule.FitEvery != Duration(24*time.Hour) || c.Schedule.Workers != 2 || c.Writer != nil {
 		t.Errorf("defaults: %+v", c)
 	}
 }

@@ -137,11 +137,12 @@ func (h *HoltWinters) Fit(history forecast.Series) error {
 	// hours of a series knows nothing of its daily season.
 	reselect := h.sel == nil || h.fits%h.cfg.ReselectEvery == 0 || history.Len() >= 2*h.selectedOn
 	if !reselect {
-		// Between selections, refit without the anomaly exclusion's two
-		// extra fits: the selection's exclusion chose the model, and Next
-		// keeps new anomalies out of the state. This halves a refit's cost.
+		// Between selections, refit the selected family, still leaving
+		// out what the anomaly test flags: a refit that smoothed through
+		// an outage in its window would learn it (on the shared traces,
+		// daily refits without the exclusion scored NAB 88.0, with it
+		// 92.4; six-hourly 86.0 and 89.1).
 		refit := opts
-		refit.ExcludeAnomalies = false
 		m, err = forecast.Refit(history, h.sel, refit)
 	}
 	if reselect || err != nil {

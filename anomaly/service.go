@@ -245,11 +245,12 @@ func (s *Service) runJob(ctx context.Context, j *job, end time.Time) ([]Estimate
 		// A query that stopped answering must not leave its last verdict
 		// on /metrics (an alert on anomaly_score > 1 would fire for ever)
 		// nor an anomaly window open until now (the scaler would leave
-		// ever more history out): after fit_every without data, both go.
-		if j.hasData && end.Sub(j.next) > time.Duration(s.cfg.Schedule.FitEvery) {
+		// ever more history out): after fit_every (at most an hour)
+		// without data, both go.
+		if j.hasData && end.Sub(j.next) > staleAfter(s.cfg.Schedule) {
 			s.retire(j)
 			s.runs.WithLabelValues("infer", "stale").Inc()
-			log.WarnContext(ctx, "no data for longer than fit_every: the anomaly gauges of this query are withdrawn until it returns",
+			log.WarnContext(ctx, "no data for longer than fit_every (at most an hour): the anomaly gauges of this query are withdrawn until it returns",
 				"last_value_before", j.next)
 		}
 		return est, times
@@ -442,4 +443,11 @@ func (s *Service) write(ctx context.Context, body io.Reader) error {
 		return fmt.Errorf("post to %s: %s: %s", u, resp.Status, strings.TrimSpace(string(msg)))
 	}
 	return nil
+}
+
+// staleAfter is how long a query may return no data before its gauges are
+// withdrawn: fit_every, but never more than an hour, so that a daily fit
+// does not leave a dead query's last score (and an alert on it) for a day.
+func staleAfter(sch Schedule) time.Duration {
+	return min(time.Duration(sch.FitEvery), time.Hour)
 }

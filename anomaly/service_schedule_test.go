@@ -1,6 +1,7 @@
 package anomaly
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
@@ -93,9 +94,16 @@ func TestServiceFailedFitBacksOff(t *testing.T) {
 	}
 }
 
-// A query that stops returning data withdraws its gauges after fit_every
-// and closes its anomaly window at its last value.
+// A query that stops returning data withdraws its gauges after fit_every,
+// at most an hour (a daily fit must not keep a dead query's verdict for a
+// day), and closes its anomaly window at its last value.
 func TestServiceWithdrawsStaleQueries(t *testing.T) {
+	for _, fitEvery := range []string{"1h", "1d", ""} {
+		t.Run("fit_every="+fitEvery, func(t *testing.T) { withdrawsStale(t, fitEvery) })
+	}
+}
+
+func withdrawsStale(t *testing.T, fitEvery string) {
 	now := time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC)
 	stop := now.Add(5 * time.Minute)
 	src := &fakeSource{until: stop, f: func(t time.Time) float64 {
@@ -105,7 +113,7 @@ func TestServiceWithdrawsStaleQueries(t *testing.T) {
 		return 100 + float64(t.Unix()/60%5)
 	}}
 	svc, reg := newTestService(t, "reader: {queries: {a: up}}\nmodels: {z: {class: zscore, window: 30m}}\n"+
-		"schedule: {fit_every: 1h, fit_window: 1d, infer_every: 1m}\n", src)
+		"schedule: {fit_every: "+cmp.Or(fitEvery, "null")+", fit_window: 1d, infer_every: 1m}\n", src)
 	for m := 0; m <= 10; m++ {
 		svc.RunOnce(context.Background(), now.Add(time.Duration(m)*time.Minute))
 	}
