@@ -271,6 +271,7 @@ var gateGrants = []permission{
 	{"*", "", "pods", "list"},
 	{"*", "policy", "poddisruptionbudgets", "list"},
 	{"*", "events.k8s.io", "events", "create"},
+	{"*", "events.k8s.io", "events", "list"},
 }
 
 // expectedGrants is what an allow list must grant, from kindAccess: in
