@@ -39,6 +39,12 @@ func chartDryRun(t *testing.T, ctx context.Context, e *env) {
 		// allow list implies (Roles in shop and payments, node rules).
 		{"approver", []string{"--values", "testdata/good/approver.yaml", "--set", "serviceMonitor.enabled=false"}},
 		{"approver-example", []string{"--values", "foresight/examples/values-approver.yaml", "--set", "demo=true"}},
+		// The enrichment (issue 6) with its read-only ServiceAccount, alone
+		// and proposing fixes to the approver (issue 8).
+		{"enrich", []string{"--values", "testdata/good/enrich.yaml", "--set", "serviceMonitor.enabled=false"}},
+		{"enrich-remediation", []string{"--values", "testdata/good/approver.yaml", "--values", "testdata/enrich/remediation.yaml", "--set", "serviceMonitor.enabled=false"}},
+		{"enrich-example", []string{"--values", "foresight/examples/values-enrich.yaml", "--set", "demo=true"}},
+		{"enrich-approver-examples", []string{"--values", "foresight/examples/values-approver.yaml", "--values", "foresight/examples/values-enrich.yaml", "--set", "demo=true,enrich.remediation.enabled=true"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.CommandContext(ctx, render, tc.args...)
