@@ -20,10 +20,11 @@ type stabilityProbe func(ctx context.Context, since time.Time) (stable bool, why
 // every cfg.Poll. Waiters are served one at a time, first come first
 // served; each gives up cfg.MaxWait after it arrived.
 //
-// The first disruptive action does not wait. The gate's memory is this
-// process's, plus what restore recovered at start from the approver's
-// Events of the last hour; with several approver replicas each has its
-// own queue (the chart runs one).
+// The first disruptive action waits only if the cluster is unstable when
+// it arrives (see enter). The gate's memory is this process's, plus what
+// restore recovered at start from the approver's Events of the last hour
+// (or assume, while those cannot be read); with several approver replicas
+// each has its own queue (the chart runs one).
 //
 // Time comes from now and the timers of package time, so that tests run
 // the gate in a testing/synctest bubble.
@@ -84,10 +85,28 @@ func (p *pass) release() {
 	})
 }
 
+// assume makes the gate act as if a disruptive action had begun at t,
+// unless it knows of one: the history is unknown (see
+// Executor.recallHistory).
+func (g *gate) assume(t time.Time, what string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.last.IsZero() {
+		g.last, g.lastWhat = t, what
+	}
+}
+
 // enter waits for the caller's turn and then for the cluster to settle.
 // what names the action (for messages). waiting is called once, before
 // the caller first has to wait, with a message for the human. It returns a
 // *Refusal with ReasonGate after cfg.MaxWait, or the context's error.
+//
+// The cluster is always probed at least once. After a disruptive action
+// began (last), the next passes only once the probe has said stable,
+// continuously, for cfg.Settle, pods counting as new from last on. Before
+// any (the first since the process started, with nothing recalled), it
+// passes at once if the first probe says stable, and otherwise waits as
+// the next would, pods counting as new from cfg.Settle before it arrived.
 func (g *gate) enter(ctx context.Context, what string, waiting func(msg string)) (*pass, error) {
 	arrived := g.now()
 	deadline := arrived.Add(g.cfg.MaxWait)
@@ -100,18 +119,33 @@ func (g *gate) enter(ctx context.Context, what string, waiting func(msg string))
 	ahead, last, lastWhat := len(g.queue)-1, g.last, g.lastWhat
 	g.mu.Unlock()
 
-	if ahead > 0 || !last.IsZero() {
+	waited := false
+	wait := func(why string) {
+		if waited {
+			return
+		}
+		waited = true
 		g.waiting(1)
-		defer g.waiting(-1)
-		msg := fmt.Sprintf("waiting for the stability gate: at most one disruptive action runs at a time, and the next only once the cluster (every node Ready, no new Pending pod, every PodDisruptionBudget healthy) has been stable for %s", g.cfg.Settle)
+		msg := fmt.Sprintf("waiting for the stability gate: at most one disruptive action runs at a time, and the next only once the cluster (every node Ready, no new Pending or terminating pod, every PodDisruptionBudget healthy) has been stable for %s", g.cfg.Settle)
 		if !last.IsZero() {
 			msg += fmt.Sprintf("; the last one, %s, began at %s UTC", lastWhat, last.UTC().Format(time.TimeOnly))
 		}
 		if ahead > 0 {
 			msg += fmt.Sprintf("; %d disruptive action(s) ahead of it (in flight or waiting)", ahead)
 		}
+		if why != "" {
+			msg += "; the cluster is not stable now: " + why
+		}
 		msg += fmt.Sprintf("; it gives up at %s UTC (gate.maxWait %s)", deadline.UTC().Format(time.TimeOnly), g.cfg.MaxWait)
 		waiting(msg)
+	}
+	defer func() {
+		if waited {
+			g.waiting(-1)
+		}
+	}()
+	if ahead > 0 || !last.IsZero() {
+		wait("")
 	}
 
 	// Our turn.
@@ -127,20 +161,26 @@ func (g *gate) enter(ctx context.Context, what string, waiting func(msg string))
 	g.mu.Lock()
 	last, lastWhat = g.last, g.lastWhat
 	g.mu.Unlock()
-	if last.IsZero() {
-		return p, nil
+	first := last.IsZero()
+	since := last
+	if first {
+		since = arrived.Add(-g.cfg.Settle)
 	}
 
-	// The cluster must have been stable for Settle, seen by polls.
+	// The cluster must have been stable for Settle, seen by polls (the
+	// first action: stable at the first poll, or else as the others).
 	var stableSince time.Time
 	why := "not checked yet"
-	for {
-		ok, w, err := g.probe(ctx, last)
+	for polls := 0; ; polls++ {
+		ok, w, err := g.probe(ctx, since)
 		if err != nil {
 			ok, w = false, "the stability check failed: "+err.Error()
 		}
 		t := g.now()
 		if ok {
+			if first && polls == 0 {
+				return p, nil
+			}
 			if stableSince.IsZero() {
 				stableSince = t
 			}
@@ -149,12 +189,17 @@ func (g *gate) enter(ctx context.Context, what string, waiting func(msg string))
 			}
 		} else {
 			stableSince, why = time.Time{}, w
+			wait(w)
 		}
 		if !t.Before(deadline) {
 			p.release()
+			after := ""
+			if !first {
+				after = fmt.Sprintf(" after %s began at %s UTC", lastWhat, last.UTC().Format(time.TimeOnly))
+			}
 			return nil, &Refusal{Reason: ReasonGate, Message: fmt.Sprintf(
-				"the cluster was not stable for %s (gate.settle) within %s (gate.maxWait) after %s began at %s UTC: %s; nothing was done: approve it again once the cluster has settled",
-				g.cfg.Settle, g.cfg.MaxWait, lastWhat, last.UTC().Format(time.TimeOnly), why)}
+				"the cluster was not stable for %s (gate.settle) within %s (gate.maxWait)%s: %s; nothing was done: approve it again once the cluster has settled",
+				g.cfg.Settle, g.cfg.MaxWait, after, why)}
 		}
 		next := t.Add(g.cfg.Poll)
 		if ok {

@@ -45,22 +45,54 @@ func runOne(t *testing.T, g *gate) {
 	p.release()
 }
 
-func TestGateFirstActionDoesNotWait(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		probe := &fakeProbe{stable: func(time.Time) (bool, string) { return false, "node n1 NotReady" }}
-		g := newTestGate(probe)
-		waited := false
-		t0 := time.Now()
-		p, err := g.enter(t.Context(), "kubectl cordon n1", func(string) { waited = true })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if waited || time.Since(t0) != 0 || probe.calls != 0 {
-			t.Errorf("the first disruptive action waited (%v, %s, %d probes)", waited, time.Since(t0), probe.calls)
-		}
-		p.began()
-		p.release()
-	})
+// TestGateFirstAction: the first disruptive action since the process
+// started (nothing recalled) is checked too: it passes at once if the
+// cluster is stable, and otherwise waits until it has been stable for
+// Settle, as later actions do (the old gate let it through unchecked).
+func TestGateFirstAction(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		unstable time.Duration // unstable for this long after it arrived
+		want     time.Duration // passes after this long
+		probes   int
+	}{
+		{"stable", 0, 0, 1},
+		// Polls at 0, 10s, ..., 170s unstable; stable from 180s: + 2m.
+		{"nodes NotReady for 3m", 175 * time.Second, 300 * time.Second, 18 + 13},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				t0 := time.Now()
+				probe := &fakeProbe{stable: func(now time.Time) (bool, string) {
+					if now.Sub(t0) < c.unstable {
+						return false, "nodes not Ready: n2 (Ready=False KubeletNotReady)"
+					}
+					return true, ""
+				}}
+				g := newTestGate(probe)
+				var msgs []string
+				p, err := g.enter(t.Context(), "kubectl cordon n1", func(m string) { msgs = append(msgs, m) })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := time.Since(t0); got != c.want || probe.calls != c.probes {
+					t.Errorf("passed after %s with %d probes, want %s with %d", got, probe.calls, c.want, c.probes)
+				}
+				if c.unstable == 0 && len(msgs) != 0 {
+					t.Errorf("a stable cluster, yet waiting messages %q", msgs)
+				}
+				if c.unstable > 0 && (len(msgs) != 1 || !strings.Contains(msgs[0], "the cluster is not stable now: nodes not Ready: n2")) {
+					t.Errorf("waiting messages %q", msgs)
+				}
+				// Pods count as new from Settle before it arrived.
+				if want := t0.Add(-testGate.Settle); !probe.since[0].Equal(want) {
+					t.Errorf("probe asked about pods since %s, want %s", probe.since[0], want)
+				}
+				p.began()
+				p.release()
+			})
+		})
+	}
 }
 
 // TestGateSettle: after an action, the next waits until the probe has said
@@ -93,6 +125,7 @@ func TestGateSettle(t *testing.T) {
 				time.Sleep(time.Minute)
 				t0 = time.Now()
 				var msgs []string
+				probe.since = nil
 				p, err := g.enter(t.Context(), "kubectl cordon n2", func(m string) { msgs = append(msgs, m) })
 				if err != nil {
 					t.Fatal(err)
@@ -116,9 +149,10 @@ func TestGateSettle(t *testing.T) {
 
 func TestGateGivesUpAfterMaxWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		probe := &fakeProbe{stable: func(time.Time) (bool, string) { return false, "nodes not Ready: n1 (Ready=Unknown NodeStatusUnknown)" }}
+		probe := &fakeProbe{stable: func(time.Time) (bool, string) { return true, "" }}
 		g := newTestGate(probe)
 		runOne(t, g)
+		probe.stable = func(time.Time) (bool, string) { return false, "nodes not Ready: n1 (Ready=Unknown NodeStatusUnknown)" }
 		t0 := time.Now()
 		_, err := g.enter(t.Context(), "kubectl cordon n2", func(string) {})
 		r, ok := IsRefusal(err)
@@ -276,7 +310,7 @@ func TestGateCancel(t *testing.T) {
 // does not start a settle period for the next action.
 func TestGateUnusedPass(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		probe := &fakeProbe{stable: func(time.Time) (bool, string) { return false, "unstable" }}
+		probe := &fakeProbe{stable: func(time.Time) (bool, string) { return true, "" }}
 		g := newTestGate(probe)
 		p, err := g.enter(t.Context(), "cordon a", func(string) {})
 		if err != nil {
