@@ -28,6 +28,12 @@ const (
 	outcomeDisabled   = "disabled"    // Slack interactions not configured
 	outcomeStopping   = "stopping"    // the approver is shutting down
 	outcomeStoreError = "store_error" // the single-use store failed
+	// outcomeUnauthorized: a link approval without an identity source
+	// (no --identity-header, no --allow-self-declared-approvers), or a
+	// Slack click from outside the allowed teams, channels or users.
+	outcomeUnauthorized = "unauthorized"
+	// outcomeRetried: Slack's redelivery of a click already handled.
+	outcomeRetried = "retried"
 )
 
 type metrics struct {
@@ -42,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return &metrics{
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_approval_requests_total",
-			Help: "Approval requests by endpoint (page, link, slack) and outcome (accepted, rejected, shown, forged, stale, expired, replayed, malformed, refused, anonymous, too_large, disabled, stopping, store_error).",
+			Help: "Approval requests by endpoint (page, link, slack) and outcome (accepted, rejected, shown, forged, stale, expired, replayed, malformed, refused, anonymous, unauthorized, retried, too_large, disabled, stopping, store_error).",
 		}, []string{"endpoint", "outcome"}),
 		results: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_approval_results_total",

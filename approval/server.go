@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -55,10 +57,25 @@ type Options struct {
 	// posts them nowhere (they are still audited and logged).
 	ResultWebhook string
 	// IdentityHeader names a header set by a trusted auth proxy naming
-	// the approver of a link; "" takes the name typed in the form.
+	// the approver of a link; "" takes the name typed in the form, if
+	// AllowSelfDeclared.
 	IdentityHeader string
-	// MaxBodyBytes bounds a request body; 0 means 64 KiB.
+	// AllowSelfDeclared accepts link approvals named only by what the
+	// approver typed ("link:alice (self-declared)") when IdentityHeader
+	// is "". False (the default) refuses such approvals with 403: the
+	// token alone would then be enough to approve.
+	AllowSelfDeclared bool
+	// SlackAllowedTeams, SlackAllowedChannels and SlackAllowedUsers are
+	// the Slack workspace (team), channel and user IDs whose clicks may
+	// decide; an empty list allows any. A click from elsewhere is
+	// refused (outcome unauthorized), audited and counted.
+	SlackAllowedTeams, SlackAllowedChannels, SlackAllowedUsers []string
+	// MaxBodyBytes bounds a POST /approve body; 0 means 64 KiB.
 	MaxBodyBytes int64
+	// MaxSlackBodyBytes bounds a POST /slack/interactions body; 0 means
+	// 1 MiB (block_actions payloads repeat the message, which can be a
+	// long analysis).
+	MaxSlackBodyBytes int64
 	Client       *http.Client
 	Logger       *slog.Logger
 	Registerer   prometheus.Registerer
@@ -82,6 +99,8 @@ type Server struct {
 	mu         sync.Mutex
 	stopping   bool
 	wg         sync.WaitGroup
+	// clicks remembers recent Slack deliveries (see seenClick).
+	clicks map[clickKey]time.Time
 }
 
 // NewServer validates o and returns the server.
@@ -99,6 +118,9 @@ func NewServer(o Options) (*Server, error) {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 64 << 10
+	}
+	if o.MaxSlackBodyBytes <= 0 {
+		o.MaxSlackBodyBytes = 1 << 20
 	}
 	if o.SlackAPIURL == "" {
 		o.SlackAPIURL = "https://slack.com/api"
@@ -118,7 +140,7 @@ func NewServer(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{o: o, precheck: pre, logger: logger, metrics: newMetrics(o.Registerer)}
+	s := &Server{o: o, precheck: pre, logger: logger, metrics: newMetrics(o.Registerer), clicks: map[clickKey]time.Time{}}
 	s.exec, s.cancelExec = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -196,9 +218,10 @@ type request struct {
 	identity string
 	via      string // "slack" or "link"
 	slack    *Interaction
-	// noIdentity, when set, refuses the request once its token is known
-	// to be good (a link without a name, or without the proxy's header).
-	noIdentity *answer
+	// refuse, when set, refuses the request once its token is known to
+	// be good (a link without an identity; a Slack click from outside the
+	// allowed teams, channels or users). Its outcome is the audit reason.
+	refuse *answer
 }
 
 // answer is what the requester is told.
@@ -218,12 +241,13 @@ func (s *Server) decide(ctx context.Context, r request) (Proposal, answer) {
 		s.logger.WarnContext(ctx, "approval with a forged token refused", "endpoint", r.endpoint, "identity", r.identity)
 		return p, answer{http.StatusForbidden, outcomeForged, "This approval token is not signed by Foresight's key: nothing was done."}
 	case errors.Is(err, ErrExpired):
-		s.audit(ctx, remediate.EventRefused, p, r, "expired", err.Error())
+		s.audit(ctx, remediate.EventRefused, p, r, outcomeExpired, err.Error())
 		return p, answer{http.StatusGone, outcomeExpired, "This proposal expired at " + p.Expires.UTC().Format(time.RFC3339) + ": nothing was done. Act from a fresh alert analysis."}
 	case err != nil:
 		return p, answer{http.StatusBadRequest, outcomeMalformed, "Unreadable approval token: " + err.Error()}
-	case r.noIdentity != nil:
-		return p, *r.noIdentity
+	case r.refuse != nil:
+		s.audit(ctx, remediate.EventRefused, p, r, r.refuse.outcome, r.refuse.message)
+		return p, *r.refuse
 	}
 	if r.decision == DecisionApprove {
 		if err := s.precheck.Check(p.Action, nil); err != nil {
@@ -238,17 +262,22 @@ func (s *Server) decide(ctx context.Context, r request) (Proposal, answer) {
 	// Taken before the claim, so that Shutdown waits for the execution
 	// (or the post-back of a rejection) the claim starts.
 	if !s.begin() {
-		return p, answer{http.StatusServiceUnavailable, outcomeStopping, "The approver is restarting: try again in a minute (nothing was done)."}
+		a := answer{http.StatusServiceUnavailable, outcomeStopping, "The approver is restarting: try again in a minute (nothing was done)."}
+		s.audit(ctx, remediate.EventRefused, p, r, a.outcome, a.message)
+		return p, a
 	}
-	first, prev, err := s.o.Store.Claim(p.ID, Claim{By: r.identity, Decision: r.decision, At: now, Expires: p.Expires})
+	claim := Claim{By: r.identity, Decision: r.decision, At: now, Expires: p.Expires}
+	first, prev, err := s.o.Store.Claim(p.ID, claim)
 	if err != nil || !first {
 		s.wg.Done()
 		if err != nil {
 			s.logger.ErrorContext(ctx, "approval store claim", "proposal_id", p.ID, "err", err)
-			return p, answer{http.StatusInternalServerError, outcomeStoreError, "The approver could not record the decision (nothing was done): " + err.Error()}
+			a := answer{http.StatusInternalServerError, outcomeStoreError, "The approver could not record the decision (nothing was done): " + err.Error()}
+			s.audit(ctx, remediate.EventRefused, p, r, a.outcome, a.message)
+			return p, a
 		}
 		msg := fmt.Sprintf("Already %s by %s at %s: nothing more was done.", pastTense(prev.Decision), prev.By, prev.At.UTC().Format(time.RFC3339))
-		s.audit(ctx, remediate.EventRefused, p, r, "replayed", msg)
+		s.audit(ctx, remediate.EventRefused, p, r, outcomeReplayed, msg)
 		return p, answer{http.StatusGone, outcomeReplayed, msg}
 	}
 	cmd := p.Action.String()
@@ -262,11 +291,13 @@ func (s *Server) decide(ctx context.Context, r request) (Proposal, answer) {
 	}
 	s.audit(ctx, remediate.EventApproved, p, r, "", "")
 	ap := remediate.Approval{ProposalID: p.ID, CorrelationID: p.CorrelationID, Action: p.Action, Approver: r.identity, Via: r.via, At: now}
-	go s.execute(ap, r, p)
+	go s.execute(ap, r, p, claim)
 	where := "to the result webhook"
 	switch {
-	case r.via == "slack":
+	case r.via == "slack" && s.o.SlackToken != "":
 		where = "in the alert's thread"
+	case r.via == "slack":
+		where = "in this channel"
 	case s.o.ResultWebhook == "":
 		where = "in the approver's audit log"
 	}
@@ -280,15 +311,24 @@ func pastTense(d string) string {
 	return "approved"
 }
 
-// execute runs one approved action in the background and posts its result.
-func (s *Server) execute(ap remediate.Approval, r request, p Proposal) {
+// EventReleased is the audit event of a proposal whose claim was
+// released after a retryable refusal: it can be approved again.
+const EventReleased = "released"
+
+// execute runs one approved action in the background and posts its
+// result. A refusal that wrote nothing and may pass later
+// (remediate.Result.Retryable: the budget, the gate, a shutdown, ...)
+// releases the claim, so that the same button or link works again; any
+// other result leaves the proposal used.
+func (s *Server) execute(ap remediate.Approval, r request, p Proposal, claim Claim) {
 	defer s.wg.Done()
 	s.metrics.inflight.Inc()
 	defer s.metrics.inflight.Dec()
 	res := s.o.Executor.Execute(s.exec, ap)
 	s.metrics.results.WithLabelValues(res.Outcome, res.Reason).Inc()
+	released := retryable(res) && s.release(r, p, claim, res)
 	s.logger.Info("approved action finished", "proposal_id", p.ID, "correlation_id", p.CorrelationID, "command", p.Action.String(),
-		"approver", ap.Approver, "outcome", res.Outcome, "reason", res.Reason, "message", res.Message)
+		"approver", ap.Approver, "outcome", res.Outcome, "reason", res.Reason, "message", res.Message, "released", released)
 	var text string
 	switch res.Outcome {
 	case remediate.OutcomeExecuted:
@@ -298,7 +338,41 @@ func (s *Server) execute(ap remediate.Approval, r request, p Proposal) {
 	default:
 		text = fmt.Sprintf("Failed `%s` (approved by %s): %s", p.Action, ap.Approver, res.Message)
 	}
+	switch {
+	case released:
+		text += fmt.Sprintf(" Nothing was changed and the proposal is open again: approve it again later with the same button or link (until %s).", p.Expires.UTC().Format(time.RFC3339))
+	case res.Outcome != remediate.OutcomeExecuted:
+		text += " This proposal is used up: get a fresh proposal from a new analysis."
+	}
 	s.postBack(r, p, text, &res)
+}
+
+// retryableReasons are the refusals that wrote nothing and may pass
+// later; remediate.Result.Retryable decides when it exists.
+var retryableReasons = map[string]bool{
+	remediate.ReasonBudget: true, remediate.ReasonGate: true, remediate.ReasonCanceled: true,
+	remediate.ReasonPaused: true, remediate.ReasonPDBBlocked: true, remediate.ReasonDryRun: true,
+}
+
+func retryable(res remediate.Result) bool {
+	if r, ok := any(res).(interface{ Retryable() bool }); ok {
+		return r.Retryable()
+	}
+	return res.Outcome == remediate.OutcomeRefused && retryableReasons[res.Reason]
+}
+
+// release frees the claim of a proposal whose execution was refused for a
+// retryable reason, and audits it; false (logged) when the claim stays.
+func (s *Server) release(r request, p Proposal, claim Claim, res remediate.Result) bool {
+	ok, err := s.o.Store.Release(p.ID, claim)
+	if err != nil {
+		s.logger.Error("releasing a refused proposal failed: it stays used", "proposal_id", p.ID, "err", err)
+		return false
+	}
+	if ok {
+		s.audit(context.Background(), EventReleased, p, r, res.Reason, "refused without changing anything; the proposal can be approved again")
+	}
+	return ok
 }
 
 func (s *Server) audit(ctx context.Context, event string, p Proposal, r request, reason, msg string) {
@@ -311,15 +385,15 @@ func (s *Server) audit(ctx context.Context, event string, p Proposal, r request,
 	})
 }
 
-// readBody reads at most MaxBodyBytes; ok is false (and the answer sent)
+// readBody reads at most limit bytes; ok is false (and the answer sent)
 // when the body is larger or unreadable.
-func (s *Server) readBody(w http.ResponseWriter, req *http.Request, endpoint string) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, s.o.MaxBodyBytes))
+func (s *Server) readBody(w http.ResponseWriter, req *http.Request, endpoint string, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
 		s.count(w, endpoint, outcomeTooLarge)
-		http.Error(w, fmt.Sprintf("request body over %d bytes", s.o.MaxBodyBytes), http.StatusRequestEntityTooLarge)
+		http.Error(w, fmt.Sprintf("request body over %d bytes", limit), http.StatusRequestEntityTooLarge)
 		return nil, false
 	case err != nil:
 		s.count(w, endpoint, outcomeMalformed)
@@ -330,21 +404,35 @@ func (s *Server) readBody(w http.ResponseWriter, req *http.Request, endpoint str
 }
 
 // linkIdentity names the approver of a link: the trusted header, or the
-// name typed in the form.
-func (s *Server) linkIdentity(req *http.Request, name string) (string, string) {
+// name typed in the form when self-declared names are allowed. A problem
+// refuses the request; the identity is still returned when known, for the
+// audit.
+func (s *Server) linkIdentity(req *http.Request, name string) (string, *answer) {
 	if s.o.IdentityHeader != "" {
 		v := cleanName(req.Header.Get(s.o.IdentityHeader))
 		if v == "" {
-			return "", "Sign in through the proxy: the approver names link approvers by the " + s.o.IdentityHeader + " header it sets, and this request has none."
+			return "", &answer{http.StatusForbidden, outcomeAnonymous, "Sign in through the proxy: the approver names link approvers by the " + s.o.IdentityHeader + " header it sets, and this request has none. Nothing was done."}
 		}
-		return "link:" + v, ""
+		return "link:" + v, nil
 	}
-	n := cleanName(name)
-	if n == "" {
-		return "", "Type your name: it goes in the audit log with your decision."
+	var id string
+	if n := cleanName(name); n != "" {
+		id = "link:" + n + " (self-declared)"
 	}
-	return "link:" + n + " (self-declared)", ""
+	switch {
+	case !s.o.AllowSelfDeclared:
+		return id, &answer{http.StatusForbidden, outcomeUnauthorized, msgLinksOff}
+	case id == "":
+		return "", &answer{http.StatusBadRequest, outcomeAnonymous, "Type your name: it goes in the audit log with your decision."}
+	}
+	return id, nil
 }
+
+// msgLinksOff explains why a link cannot be approved without an
+// identity source.
+const msgLinksOff = "Link approvals are off: this approver cannot tell who you are, and the link alone is not enough to approve. " +
+	"Nothing was done. Its operator can put it behind an auth proxy and start it with --identity-header (e.g. X-Forwarded-Email), " +
+	"or accept typed names with --allow-self-declared-approvers; meanwhile approve from Slack, if its buttons are set up."
 
 // cleanName keeps a name printable and short.
 func cleanName(s string) string {
@@ -361,7 +449,7 @@ func cleanName(s string) string {
 }
 
 func (s *Server) serveLink(w http.ResponseWriter, req *http.Request) {
-	body, ok := s.readBody(w, req, endpointLink)
+	body, ok := s.readBody(w, req, endpointLink, s.o.MaxBodyBytes)
 	if !ok {
 		return
 	}
@@ -378,14 +466,7 @@ func (s *Server) serveLink(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r := request{endpoint: endpointLink, token: form.Get("token"), decision: decision, via: "link"}
-	var problem string
-	if r.identity, problem = s.linkIdentity(req, form.Get("name")); problem != "" {
-		status := http.StatusBadRequest
-		if s.o.IdentityHeader != "" {
-			status = http.StatusForbidden
-		}
-		r.noIdentity = &answer{status, outcomeAnonymous, problem}
-	}
+	r.identity, r.refuse = s.linkIdentity(req, form.Get("name"))
 	p, a := s.decide(req.Context(), r)
 	s.count(w, endpointLink, a.outcome)
 	s.writePage(w, a.status, pageData{Title: titleOf(a), Message: a.message, Command: commandOf(p), CorrelationID: p.CorrelationID})
@@ -433,6 +514,11 @@ func (s *Server) servePage(w http.ResponseWriter, req *http.Request) {
 		})
 		return
 	}
+	if s.o.IdentityHeader == "" && !s.o.AllowSelfDeclared {
+		s.count(w, endpointPage, outcomeUnauthorized)
+		s.writePage(w, http.StatusForbidden, pageData{Title: "Nothing to approve here", Message: msgLinksOff, Command: p.Action.String(), CorrelationID: p.CorrelationID})
+		return
+	}
 	d := pageData{
 		Title: "Approve a remediation?", Command: p.Action.String(), CorrelationID: p.CorrelationID,
 		Expires: p.Expires.UTC().Format(time.RFC3339), Token: token, AskName: s.o.IdentityHeader == "",
@@ -451,7 +537,7 @@ func (s *Server) serveSlack(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "Slack interactions are off: start the approver with --slack-signing-secret-file", http.StatusNotFound)
 		return
 	}
-	body, ok := s.readBody(w, req, endpointSlack)
+	body, ok := s.readBody(w, req, endpointSlack, s.o.MaxSlackBodyBytes)
 	if !ok {
 		return
 	}
@@ -482,7 +568,17 @@ func (s *Server) serveSlack(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, fmt.Sprintf("unknown action_id %.60q: want %s or %s", in.ActionID, ActionApprove, ActionReject), http.StatusBadRequest)
 		return
 	}
+	if s.seenClick(in, decision, req.Header.Get(HeaderSlackRetryNum)) {
+		// Slack redelivers a click it thinks we missed (no 200 within 3
+		// s); the first delivery was or is being handled.
+		s.count(w, endpointSlack, outcomeRetried)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	r := request{endpoint: endpointSlack, token: in.Value, decision: decision, identity: in.Identity(), via: "slack", slack: &in}
+	if msg := s.slackRefusal(in); msg != "" {
+		r.refuse = &answer{http.StatusForbidden, outcomeUnauthorized, msg}
+	}
 	p, a := s.decide(req.Context(), r)
 	s.count(w, endpointSlack, a.outcome)
 	if a.outcome != outcomeRejected && in.ResponseURL != "" && s.begin() {
@@ -501,6 +597,61 @@ func (s *Server) serveSlack(w http.ResponseWriter, req *http.Request) {
 	// shows the clicker an error, without our message); the outcome is in
 	// the header, the metric and the private reply.
 	w.WriteHeader(http.StatusOK)
+}
+
+// clickMemory is how long a Slack delivery is remembered for its retries:
+// Slack retries immediately, after 1 minute and after 5.
+const clickMemory = 10 * time.Minute
+
+type clickKey struct{ token, user, decision string }
+
+// seenClick remembers a Slack delivery and reports whether it is a retry
+// (X-Slack-Retry-Num >= 1) of a click already handled: one remembered, or,
+// after a restart, one whose proposal this user decided the same way.
+func (s *Server) seenClick(in Interaction, decision, retryNum string) bool {
+	k := clickKey{token: in.Value, user: in.UserID, decision: decision}
+	now := s.o.Now()
+	s.mu.Lock()
+	for old, at := range s.clicks {
+		if now.Sub(at) > clickMemory {
+			delete(s.clicks, old)
+		}
+	}
+	_, seen := s.clicks[k]
+	if !seen {
+		s.clicks[k] = now
+	}
+	s.mu.Unlock()
+	if n, err := strconv.Atoi(retryNum); err != nil || n < 1 {
+		return false
+	}
+	if seen {
+		return true
+	}
+	p, err := Verify(s.o.Key, in.Value, now)
+	if err != nil {
+		return false
+	}
+	c, used, err := s.o.Store.Get(p.ID)
+	return err == nil && used && c.By == in.Identity() && c.Decision == decision
+}
+
+// slackRefusal says why a click from in's workspace, channel or user may
+// not decide; "" when the allow lists let it.
+func (s *Server) slackRefusal(in Interaction) string {
+	for _, c := range []struct {
+		allowed        []string
+		id, what, flag string
+	}{
+		{s.o.SlackAllowedTeams, in.TeamID, "Slack workspace", "--slack-allowed-teams"},
+		{s.o.SlackAllowedChannels, in.ChannelID, "channel", "--slack-allowed-channels"},
+		{s.o.SlackAllowedUsers, in.UserID, "Slack user", "--slack-allowed-users"},
+	} {
+		if len(c.allowed) > 0 && !slices.Contains(c.allowed, c.id) {
+			return fmt.Sprintf("This approver takes no decisions from this %s (%q is not in its %s): nothing was done.", c.what, c.id, c.flag)
+		}
+	}
+	return ""
 }
 
 // HeaderOutcome carries a request's outcome (the outcome label of

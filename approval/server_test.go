@@ -34,9 +34,11 @@ allow:
 `
 
 // fakeExecutor records approvals; with release set, Execute waits for it.
+// It returns results in turn, then "executed".
 type fakeExecutor struct {
 	mu      sync.Mutex
 	calls   []remediate.Approval
+	results []remediate.Result
 	release chan struct{}
 	started chan struct{}
 }
@@ -44,7 +46,15 @@ type fakeExecutor struct {
 func (f *fakeExecutor) Execute(ctx context.Context, ap remediate.Approval) remediate.Result {
 	f.mu.Lock()
 	f.calls = append(f.calls, ap)
+	var next *remediate.Result
+	if len(f.results) > 0 {
+		next = &f.results[0]
+		f.results = f.results[1:]
+	}
 	f.mu.Unlock()
+	if next != nil {
+		return *next
+	}
 	if f.started != nil {
 		f.started <- struct{}{}
 	}
@@ -73,6 +83,15 @@ func (r *recorder) Record(_ context.Context, e remediate.Entry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.entries = append(r.entries, e)
+}
+
+func (r *recorder) last() remediate.Entry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.entries) == 0 {
+		return remediate.Entry{}
+	}
+	return r.entries[len(r.entries)-1]
 }
 
 func (r *recorder) Events() []string {
@@ -157,8 +176,13 @@ type harness struct {
 type harnessOpts struct {
 	identityHeader, slackToken string
 	noSlack                    bool
-	store                      string
-	exec                       *fakeExecutor
+	// noSelfDeclared leaves AllowSelfDeclared off (the approver's
+	// default); the harness allows typed names otherwise.
+	noSelfDeclared bool
+	store          string
+	exec           *fakeExecutor
+	// options, when set, edits the options before NewServer.
+	options func(*Options)
 }
 
 func newHarness(t *testing.T, ho harnessOpts) *harness {
@@ -182,7 +206,11 @@ func newHarness(t *testing.T, ho harnessOpts) *harness {
 	o := Options{
 		Key: testKey, Config: cfg, Executor: h.exec, Store: st, Audit: h.audit,
 		SlackToken: ho.slackToken, SlackAPIURL: h.slack.srv.URL + "/api", ResultWebhook: h.slack.srv.URL + "/results",
-		IdentityHeader: ho.identityHeader, Registerer: prometheus.NewRegistry(), Now: func() time.Time { return h.now },
+		IdentityHeader: ho.identityHeader, AllowSelfDeclared: !ho.noSelfDeclared,
+		Registerer: prometheus.NewRegistry(), Now: func() time.Time { return h.now },
+	}
+	if ho.options != nil {
+		ho.options(&o)
 	}
 	if !ho.noSlack {
 		o.SlackSigningSecret = []byte(slackDocSecret)
@@ -275,6 +303,7 @@ func TestLinkDecisions(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
 		identityHeader string
+		noSelfDeclared bool
 		token          func(t *testing.T) string
 		form           url.Values
 		header         http.Header
@@ -284,6 +313,7 @@ func TestLinkDecisions(t *testing.T) {
 		wantCalls      int
 		wantAudit      string
 		wantApprover   string
+		wantActor      string // of the last audit entry, when set
 	}{
 		{
 			name: "approved", token: valid, form: url.Values{"decision": {"approve"}, "name": {"alice"}},
@@ -301,6 +331,12 @@ func TestLinkDecisions(t *testing.T) {
 		{
 			name: "expired", token: func(t *testing.T) string { return tokenFor(t, testKey, undoWeb, t0.Add(-2*time.Hour), t0) },
 			form: url.Values{"decision": {"approve"}, "name": {"alice"}}, wantStatus: http.StatusGone, wantBody: "expired", wantOutcome: outcomeExpired, wantAudit: "refused:expired",
+			wantActor: "link:alice (self-declared)",
+		},
+		{
+			name: "expired, behind the proxy", identityHeader: "X-Forwarded-Email", token: func(t *testing.T) string { return tokenFor(t, testKey, undoWeb, t0.Add(-2*time.Hour), t0) },
+			form: url.Values{"decision": {"approve"}}, header: http.Header{"X-Forwarded-Email": {"alice@example.com"}},
+			wantStatus: http.StatusGone, wantBody: "expired", wantOutcome: outcomeExpired, wantAudit: "refused:expired", wantActor: "link:alice@example.com",
 		},
 		{
 			name: "malformed token", token: func(*testing.T) string { return "not-a-token" },
@@ -324,7 +360,20 @@ func TestLinkDecisions(t *testing.T) {
 		},
 		{
 			name: "no name", token: valid, form: url.Values{"decision": {"approve"}},
-			wantStatus: http.StatusBadRequest, wantBody: "Type your name", wantOutcome: outcomeAnonymous,
+			wantStatus: http.StatusBadRequest, wantBody: "Type your name", wantOutcome: outcomeAnonymous, wantAudit: "refused:anonymous",
+		},
+		{
+			name: "typed name without --allow-self-declared-approvers", noSelfDeclared: true, token: valid, form: url.Values{"decision": {"approve"}, "name": {"alice"}},
+			wantStatus: http.StatusForbidden, wantBody: "--allow-self-declared-approvers", wantOutcome: outcomeUnauthorized,
+			wantAudit: "refused:unauthorized", wantActor: "link:alice (self-declared)",
+		},
+		{
+			name: "rejection without --allow-self-declared-approvers", noSelfDeclared: true, token: valid, form: url.Values{"decision": {"reject"}, "name": {"bob"}},
+			wantStatus: http.StatusForbidden, wantBody: "--identity-header", wantOutcome: outcomeUnauthorized, wantAudit: "refused:unauthorized",
+		},
+		{
+			name: "no name without --allow-self-declared-approvers", noSelfDeclared: true, token: valid, form: url.Values{"decision": {"approve"}},
+			wantStatus: http.StatusForbidden, wantBody: "Link approvals are off", wantOutcome: outcomeUnauthorized, wantAudit: "refused:unauthorized",
 		},
 		{
 			name: "bad decision", token: valid, form: url.Values{"decision": {"yes please"}, "name": {"alice"}},
@@ -332,7 +381,13 @@ func TestLinkDecisions(t *testing.T) {
 		},
 		{
 			name: "proxy header missing", identityHeader: "X-Forwarded-Email", token: valid, form: url.Values{"decision": {"approve"}, "name": {"alice"}},
-			wantStatus: http.StatusForbidden, wantBody: "Sign in through the proxy", wantOutcome: outcomeAnonymous,
+			wantStatus: http.StatusForbidden, wantBody: "Sign in through the proxy", wantOutcome: outcomeAnonymous, wantAudit: "refused:anonymous",
+		},
+		{
+			name: "proxy header without --allow-self-declared-approvers", identityHeader: "X-Forwarded-Email", noSelfDeclared: true, token: valid,
+			form: url.Values{"decision": {"approve"}}, header: http.Header{"X-Forwarded-Email": {"alice@example.com"}},
+			wantStatus: http.StatusAccepted, wantBody: "Approved by link:alice@example.com", wantOutcome: outcomeAccepted,
+			wantCalls: 1, wantAudit: "approved", wantApprover: "link:alice@example.com",
 		},
 		{
 			name: "proxy header names the approver", identityHeader: "X-Forwarded-Email", token: valid,
@@ -342,7 +397,7 @@ func TestLinkDecisions(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, harnessOpts{identityHeader: tc.identityHeader})
+			h := newHarness(t, harnessOpts{identityHeader: tc.identityHeader, noSelfDeclared: tc.noSelfDeclared})
 			tc.form.Set("token", tc.token(t))
 			status, body, outcome := h.postFormOutcome("/approve", tc.form, tc.header)
 			h.drain()
@@ -367,6 +422,11 @@ func TestLinkDecisions(t *testing.T) {
 			}
 			if ev := strings.Join(h.audit.Events(), ","); ev != tc.wantAudit {
 				t.Errorf("audit events %q, want %q", ev, tc.wantAudit)
+			}
+			if tc.wantActor != "" {
+				if e := h.audit.last(); e.Actor != tc.wantActor || e.ProposalID == "" {
+					t.Errorf("audit entry %+v, want actor %q and the proposal", e, tc.wantActor)
+				}
 			}
 			// The result webhook hears of every decision that was made.
 			h.slack.mu.Lock()
@@ -558,13 +618,22 @@ func TestPageWithIdentityHeaderAsksNoName(t *testing.T) {
 // slackRequest builds a block_actions request signed as Slack signs it.
 func slackRequest(t *testing.T, h *harness, actionID, token string, signedAt time.Time, secret string) *http.Request {
 	t.Helper()
-	payload := map[string]any{
-		"type": "block_actions", "user": map[string]any{"id": "U045VRZFT", "username": "alice"},
+	return signedSlackRequest(t, h, slackPayload(h, actionID, token), signedAt, secret)
+}
+
+func slackPayload(h *harness, actionID, token string) map[string]any {
+	return map[string]any{
+		"type": "block_actions", "user": map[string]any{"id": "U045VRZFT", "username": "alice", "team_id": "T0MJR11A4"},
+		"team":         map[string]any{"id": "T0MJR11A4", "domain": "example"},
 		"actions":      []map[string]any{{"action_id": actionID, "value": token, "type": "button"}},
 		"response_url": h.slack.srv.URL + "/actions/T0MJR11A4/1234567890/abcdefgh",
 		"channel":      map[string]any{"id": "C0123ALERTS"},
 		"message":      map[string]any{"ts": "1732450000.000200", "thread_ts": "1732449990.000100"},
 	}
+}
+
+func signedSlackRequest(t *testing.T, h *harness, payload map[string]any, signedAt time.Time, secret string) *http.Request {
+	t.Helper()
 	js, _ := json.Marshal(payload)
 	body := "payload=" + url.QueryEscape(string(js))
 	ts := strconv.FormatInt(signedAt.Unix(), 10)
@@ -721,7 +790,7 @@ func TestBadInputNeverCrashes(t *testing.T) {
 		want             int
 	}{
 		{"huge link body", "/approve", "token=" + strings.Repeat("a", 70<<10), http.StatusRequestEntityTooLarge},
-		{"huge slack body", "/slack/interactions", strings.Repeat("a", 70<<10), http.StatusRequestEntityTooLarge},
+		{"huge slack body", "/slack/interactions", strings.Repeat("a", 1<<20+1), http.StatusRequestEntityTooLarge},
 		{"bad form escape", "/approve", "token=%zz&decision=approve", http.StatusBadRequest},
 		{"unsigned slack", "/slack/interactions", "payload=%7B%7D", http.StatusForbidden},
 		{"empty", "/approve", "", http.StatusBadRequest},

@@ -18,6 +18,9 @@ import (
 const (
 	HeaderSlackSignature = "X-Slack-Signature"
 	HeaderSlackTimestamp = "X-Slack-Request-Timestamp"
+	// HeaderSlackRetryNum is set on Slack's redeliveries (1, 2, 3) of a
+	// request that was not answered within 3 seconds.
+	HeaderSlackRetryNum = "X-Slack-Retry-Num"
 )
 
 // SlackWindow is how far a request's timestamp may be from now: Slack's
@@ -74,7 +77,9 @@ func VerifySlack(secret []byte, h http.Header, body []byte, now time.Time) error
 // Interaction is what Foresight reads of Slack's block_actions payload.
 type Interaction struct {
 	UserID, UserName string
-	ActionID, Value  string
+	// TeamID is the Slack workspace the click came from.
+	TeamID          string
+	ActionID, Value string
 	ResponseURL      string
 	ChannelID        string
 	// MessageTS is the ts of the message holding the buttons; ThreadTS the
@@ -115,10 +120,14 @@ func ParseInteraction(body []byte) (Interaction, error) {
 	}
 	var p struct {
 		Type string `json:"type"`
+		Team struct {
+			ID string `json:"id"`
+		} `json:"team"`
 		User struct {
 			ID       string `json:"id"`
 			Username string `json:"username"`
 			Name     string `json:"name"`
+			TeamID   string `json:"team_id"`
 		} `json:"user"`
 		Actions []struct {
 			ActionID string `json:"action_id"`
@@ -151,13 +160,16 @@ func ParseInteraction(body []byte) (Interaction, error) {
 		return Interaction{}, fmt.Errorf("%w: no action", ErrPayload)
 	}
 	in := Interaction{
-		UserID: p.User.ID, UserName: p.User.Username,
+		UserID: p.User.ID, UserName: p.User.Username, TeamID: p.Team.ID,
 		ActionID: p.Actions[0].ActionID, Value: p.Actions[0].Value,
 		ResponseURL: p.ResponseURL, ChannelID: p.Channel.ID,
 		MessageTS: p.Message.TS, ThreadTS: p.Message.ThreadTS,
 	}
 	if in.UserName == "" {
 		in.UserName = p.User.Name
+	}
+	if in.TeamID == "" {
+		in.TeamID = p.User.TeamID
 	}
 	if in.ChannelID == "" {
 		in.ChannelID = p.Container.ChannelID

@@ -78,7 +78,7 @@ func TestParseInteraction(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Interaction{
-		UserID: "U045VRZFT", UserName: "alice", ActionID: ActionApprove, Value: "TOKEN",
+		UserID: "U045VRZFT", UserName: "alice", TeamID: "T0MJR11A4", ActionID: ActionApprove, Value: "TOKEN",
 		ResponseURL: "https://hooks.slack.com/actions/T0MJR11A4/1234567890/abcdefgh", ChannelID: "C0123ALERTS",
 		MessageTS: "1732450000.000200", ThreadTS: "1732449990.000100",
 	}

@@ -81,6 +81,35 @@ func (s *Store) Claim(id string, c Claim) (first bool, prev Claim, err error) {
 	return first, prev, nil
 }
 
+// Release deletes the claim of id if it is still c (the claim this
+// process made), so that the proposal can be decided again: for an
+// approval whose execution was refused without writing anything, for a
+// reason that may pass later (remediate.Result.Retryable). It reports
+// whether it deleted the claim.
+func (s *Store) Release(id string, c Claim) (bool, error) {
+	var released bool
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(claimsBucket)
+		v := b.Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		var cur Claim
+		if err := json.Unmarshal(v, &cur); err != nil {
+			return fmt.Errorf("release %s: stored record unreadable: %w", id, err)
+		}
+		if cur.By != c.By || cur.Decision != c.Decision || !cur.At.Equal(c.At) {
+			return nil
+		}
+		released = true
+		return b.Delete([]byte(id))
+	})
+	if err != nil {
+		return false, fmt.Errorf("approval store: %w", err)
+	}
+	return released, nil
+}
+
 // Get returns the claim of id, if any.
 func (s *Store) Get(id string) (Claim, bool, error) {
 	var c Claim

@@ -83,3 +83,31 @@ func TestStorePrune(t *testing.T) {
 		}
 	}
 }
+
+func TestStoreRelease(t *testing.T) {
+	s := openTestStore(t, filepath.Join(t.TempDir(), "approvals.db"))
+	defer s.Close()
+	mine := Claim{By: "slack:U1 (alice)", Decision: DecisionApprove, At: t0, Expires: t0.Add(time.Hour)}
+	if first, _, err := s.Claim("p", mine); err != nil || !first {
+		t.Fatalf("claim: %v %v", first, err)
+	}
+	// Another claim's release (a stale one, say) leaves it alone.
+	other := mine
+	other.At = t0.Add(time.Second)
+	if ok, err := s.Release("p", other); err != nil || ok {
+		t.Fatalf("Release of a claim that is not the stored one: %v %v, want false", ok, err)
+	}
+	if ok, err := s.Release("p", mine); err != nil || !ok {
+		t.Fatalf("Release: %v %v, want true", ok, err)
+	}
+	if _, used, _ := s.Get("p"); used {
+		t.Fatal("the released proposal is still used")
+	}
+	if ok, err := s.Release("p", mine); err != nil || ok {
+		t.Fatalf("second Release: %v %v, want false", ok, err)
+	}
+	// Released, the proposal can be claimed again.
+	if first, _, err := s.Claim("p", other); err != nil || !first {
+		t.Fatalf("claim after release: %v %v", first, err)
+	}
+}
