@@ -98,7 +98,9 @@ func TestSlackButtonWorksAfterGateTimeout(t *testing.T) {
 	if status, outcome := slackClick(t, slackRequest(t, h, ActionApprove, tok, h.now, slackDocSecret)); status != http.StatusOK || outcome != outcomeAccepted {
 		t.Fatalf("first click: %d %s", status, outcome)
 	}
-	waitFor(t, func() bool { return h.results(remediate.OutcomeRefused, remediate.ReasonGate) == 1 && h.slackPosts() == 1 })
+	waitFor(t, func() bool {
+		return h.results(remediate.OutcomeRefused, remediate.ReasonGate) == 1 && h.slackPosts() == 1
+	})
 	h.now = h.now.Add(31 * time.Minute)
 	if status, outcome := slackClick(t, slackRequest(t, h, ActionApprove, tok, h.now, slackDocSecret)); status != http.StatusOK || outcome != outcomeAccepted {
 		t.Fatalf("click after the gate timed out: %d %s, want accepted", status, outcome)

@@ -76,9 +76,9 @@ type Options struct {
 	// 1 MiB (block_actions payloads repeat the message, which can be a
 	// long analysis).
 	MaxSlackBodyBytes int64
-	Client       *http.Client
-	Logger       *slog.Logger
-	Registerer   prometheus.Registerer
+	Client            *http.Client
+	Logger            *slog.Logger
+	Registerer        prometheus.Registerer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -80,8 +80,8 @@ type Interaction struct {
 	// TeamID is the Slack workspace the click came from.
 	TeamID          string
 	ActionID, Value string
-	ResponseURL      string
-	ChannelID        string
+	ResponseURL     string
+	ChannelID       string
 	// MessageTS is the ts of the message holding the buttons; ThreadTS the
 	// thread it is in ("" when it is a thread's root).
 	MessageTS, ThreadTS string
