@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
@@ -41,11 +43,18 @@ type ExecutorOptions struct {
 //  5. a server-side dry run of the exact request;
 //  6. the request itself, as kubectl makes it.
 //
-// Two executions on the same object never interleave. On its first
-// Execute the executor recalls the last hour's executions from the
+// Two executions on the same object never interleave. Before its first
+// action the executor recalls the last hour's executions from the
 // approver's Events, so that a restart neither refills the budgets nor
 // skips the gate (an execution that changed nothing counts too: the
-// cautious side).
+// cautious side); see recallHistory for what happens while it cannot.
+//
+// A write whose answer is lost (a timeout, a lost connection, a 5xx) is
+// reported as failed with ReasonUnknownResult: it may have been applied,
+// so it spends the budget and counts for the gate. Writes carry the
+// resourceVersion read (a conflict reads the object again and runs the
+// checks again, up to writeAttempts times), and a write that has begun
+// is never cut off by ctx.
 type Executor struct {
 	client  kubernetes.Interface
 	cfg     *Config
@@ -56,7 +65,10 @@ type Executor struct {
 	budget  *budget
 	gate    *gate
 	locks   keyedLock
-	restore sync.Once
+	started time.Time // executions after it are this process's
+
+	recallMu sync.Mutex
+	recalled bool
 }
 
 // NewExecutor returns an Executor acting through client (the approver's
@@ -70,6 +82,7 @@ func NewExecutor(client kubernetes.Interface, cfg *Config, o ExecutorOptions) *E
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.started = e.now()
 	e.budget = newBudget(cfg.Budgets)
 	e.metrics = newExecutorMetrics(o.Registerer, func(k Kind) int { return e.budget.remaining(k, e.now()) })
 	e.gate = newGate(cfg.Gate, e.stable, e.now)
@@ -89,7 +102,7 @@ func NewExecutor(client kubernetes.Interface, cfg *Config, o ExecutorOptions) *E
 // action blocks while it waits for the stability gate (up to
 // cfg.Gate.MaxWait, or until ctx ends).
 func (e *Executor) Execute(ctx context.Context, ap Approval) Result {
-	e.restore.Do(func() { e.recall(ctx) })
+	e.recallHistory(ctx)
 	a := ap.Action
 	var r Result
 	if ap.Approver == "" {
@@ -98,7 +111,7 @@ func (e *Executor) Execute(ctx context.Context, ap Approval) Result {
 		unlock, err := e.locks.lock(ctx, a.Resource+"/"+a.Namespace+"/"+a.Name)
 		if err != nil {
 			r = e.refuse(ctx, ap, &Refusal{Reason: ReasonCanceled, Message: fmt.Sprintf(
-				"%s was not run: another action on the same object was still running when the request ended (%v); approve again", a, err)})
+				"%s was not run: another action on the same object was still running when the request ended (%v); approve it again later", a, err)})
 		} else {
 			r = e.execute(ctx, ap)
 			unlock()
@@ -134,9 +147,9 @@ func (e *Executor) execute(ctx context.Context, ap Approval) Result {
 	if err := e.budget.reserve(a.Kind, e.now()); err != nil {
 		return e.fail(ctx, ap, err)
 	}
-	committed := false
+	spent := false
 	defer func() {
-		if !committed {
+		if !spent {
 			e.budget.cancel(a.Kind, e.now())
 		}
 	}()
@@ -147,7 +160,7 @@ func (e *Executor) execute(ctx context.Context, ap Approval) Result {
 		})
 		if err != nil {
 			if _, ok := IsRefusal(err); !ok {
-				err = &Refusal{Reason: ReasonCanceled, Message: fmt.Sprintf("%s was not run: %v", a, err)}
+				err = &Refusal{Reason: ReasonCanceled, Message: fmt.Sprintf("%s was not run: %v; approve it again later", a, err)}
 			}
 			return e.fail(ctx, ap, err)
 		}
@@ -158,60 +171,157 @@ func (e *Executor) execute(ctx context.Context, ap Approval) Result {
 			return res
 		}
 	}
-	if _, err := p.apply(ctx, true); err != nil {
-		if r := refusalFromAPI(a, p.write, err); r != nil {
-			return e.refuse(ctx, ap, r)
-		}
-		if a.Kind == RolloutUndo {
-			if r := e.undoDrift(ctx, a); r != nil {
+	for attempt := 1; ; attempt++ {
+		retry := attempt < writeAttempts
+		if err := e.apply(ctx, p, true); err != nil {
+			if retry && apierrors.IsConflict(err) {
+				if p, res, done = e.check(ctx, ap); done {
+					return res
+				}
+				continue
+			}
+			if r := refusalFromAPI(a, p.write, err); r != nil {
 				return e.refuse(ctx, ap, r)
 			}
+			if a.Kind == RolloutUndo {
+				if r := e.undoDrift(ctx, a); r != nil {
+					return e.refuse(ctx, ap, r)
+				}
+			}
+			return e.refuse(ctx, ap, &Refusal{Reason: ReasonDryRun, Message: fmt.Sprintf(
+				"the API server rejected the dry run of %s, so nothing was done: %s; approve it again once that is fixed", a, apiMessage(err))})
 		}
-		return e.refuse(ctx, ap, &Refusal{Reason: ReasonDryRun, Message: fmt.Sprintf(
-			"the API server rejected the dry run of %s, so nothing was done: %s", a, apiMessage(err))})
-	}
-	if turn != nil {
-		turn.began()
-	}
-	msg, err := p.apply(ctx, false)
-	if err != nil {
+		if turn != nil && !turn.started {
+			turn.began()
+		}
+		msg, err := e.write(ctx, p)
+		switch {
+		case err == nil:
+			e.budget.commit(a.Kind, e.now())
+			spent = true
+			e.record(ctx, ap, EventExecuted, "", msg)
+			return Result{Outcome: OutcomeExecuted, Message: msg}
+		case !definiteRejection(err):
+			// The request went out and its answer was lost: it may have
+			// been applied. Count it as executed (the budget, the gate),
+			// never as refused.
+			e.budget.commit(a.Kind, e.now())
+			spent = true
+			m := fmt.Sprintf("%s may have been applied: the API server's answer was lost (%v); check with %s before anything else, and get a fresh proposal from a new analysis if it is still needed",
+				a, err, checkCommand(a))
+			e.record(ctx, ap, EventFailed, ReasonUnknownResult, m)
+			return Result{Outcome: OutcomeFailed, Reason: ReasonUnknownResult, Message: m}
+		case retry && apierrors.IsConflict(err):
+			// The object changed between the read and the write (the
+			// write carried its resourceVersion): read it again, and run
+			// the checks on what it is now.
+			if p, res, done = e.check(ctx, ap); done {
+				return res
+			}
+			continue
+		}
 		if r := refusalFromAPI(a, p.write, err); r != nil {
 			return e.refuse(ctx, ap, r)
 		}
-		m := fmt.Sprintf("the API server rejected %s after its dry run passed: %s", a, apiMessage(err))
+		m := fmt.Sprintf("the API server rejected %s after its dry run passed, so nothing was done: %s; approve it again once that is fixed", a, apiMessage(err))
 		e.record(ctx, ap, EventFailed, ReasonAPIError, m)
 		return Result{Outcome: OutcomeFailed, Reason: ReasonAPIError, Message: m}
 	}
-	e.budget.commit(a.Kind, e.now())
-	committed = true
-	e.record(ctx, ap, EventExecuted, "", msg)
-	return Result{Outcome: OutcomeExecuted, Message: msg}
+}
+
+// writeAttempts bounds the attempts of an action whose write meets a
+// conflict (the object changed since it was read; each attempt reads it
+// again and runs the checks again).
+const writeAttempts = 3
+
+// apply runs p's dry run, bounded by callTimeout.
+func (e *Executor) apply(ctx context.Context, p *plan, dryRun bool) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	_, err := p.apply(ctx, dryRun)
+	return err
+}
+
+// write runs p for real, bounded by callTimeout but not by ctx: a write
+// that has begun is never cut off by the approver's shutdown or the end
+// of the request (its result would be unknown).
+func (e *Executor) write(ctx context.Context, p *plan) (string, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	defer cancel()
+	return p.apply(ctx, false)
+}
+
+// definiteRejection reports whether err is the API server's answer that
+// it did not apply the request: a 4xx status (except 408). Anything else
+// (a timeout, a lost connection, a 5xx, a canceled context) leaves the
+// request's fate unknown.
+func definiteRejection(err error) bool {
+	var s apierrors.APIStatus
+	if !errors.As(err, &s) {
+		return false
+	}
+	c := s.Status().Code
+	return c >= 400 && c < 500 && c != http.StatusRequestTimeout
+}
+
+// checkCommand is the kubectl command that shows whether a took effect.
+func checkCommand(a Action) string {
+	switch a.Kind {
+	case RolloutUndo, RolloutRestart:
+		return fmt.Sprintf("kubectl rollout history %s/%s -n %s", strings.TrimSuffix(a.Resource, "s"), a.Name, a.Namespace)
+	}
+	if a.Namespace == "" {
+		return fmt.Sprintf("kubectl get %s %s", strings.TrimSuffix(a.Resource, "s"), a.Name)
+	}
+	return fmt.Sprintf("kubectl get %s %s -n %s", strings.TrimSuffix(a.Resource, "s"), a.Name, a.Namespace)
+}
+
+// recallHistory makes sure the executor knows what an earlier run of the
+// approver executed in the last hour before it acts. Until recall has
+// succeeded once it is tried again on every Execute, and meanwhile a
+// disruptive action is treated as if one had just begun: it waits for the
+// cluster to be stable for the settle period (the budgets count only
+// this process's executions). Both states are exported.
+func (e *Executor) recallHistory(ctx context.Context) {
+	e.recallMu.Lock()
+	defer e.recallMu.Unlock()
+	if e.recalled {
+		return
+	}
+	if err := e.recall(ctx); err != nil {
+		e.metrics.recallFailures.Inc()
+		e.gate.assume(e.now(), "an unknown one (the approver's Events of the last hour could not be read)")
+		e.logger.WarnContext(ctx, "the executions of the last hour could not be read back from the approver's Events: the hourly budgets count only this process's executions, and disruptive actions wait for the settle period as if one had just run; retried on the next approval; grant list on events.events.k8s.io cluster-wide",
+			"err", err)
+		return
+	}
+	e.recalled = true
+	e.metrics.recalled.Set(1)
 }
 
 // recall recovers what an earlier run of the approver executed in the
-// last hour from its Events (reason RemediationExecuted), so that a
-// restart neither refills the hourly budgets nor lets a disruptive action
-// skip the stability gate. Events are best effort (and the API server
-// keeps them for an hour by default, the budget's window): what cannot be
-// read is logged, and the executor starts from what it has.
-func (e *Executor) recall(ctx context.Context) {
+// last hour from its Events (reasons RemediationExecuted and
+// RemediationUnknownResult), so that a restart neither refills the hourly
+// budgets nor lets a disruptive action skip the stability gate. Events
+// newer than this executor are its own (already counted). The API server
+// keeps Events for an hour by default, the budget's window.
+func (e *Executor) recall(ctx context.Context) error {
 	if e.client == nil {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	evs, err := e.client.EventsV1().Events("").List(ctx, metav1.ListOptions{FieldSelector: "reportingController=" + ReportingController})
 	if err != nil {
-		e.logger.WarnContext(ctx, "the executions of the last hour could not be read back from the approver's Events: the hourly budgets and the stability gate start empty; grant list on events.events.k8s.io cluster-wide",
-			"err", err)
-		return
+		return fmt.Errorf("list the approver's Events: %w", err)
 	}
 	now := e.now()
 	n := 0
 	for _, ev := range evs.Items {
 		k := Kind(ev.Action)
 		t := ev.EventTime.Time
-		if ev.Reason != eventReason(EventExecuted) || resourcesOf[k] == nil || t.IsZero() || t.After(now) || now.Sub(t) >= budgetWindow {
+		if (ev.Reason != eventReason(EventExecuted) && ev.Reason != unknownResultReason) || resourcesOf[k] == nil ||
+			t.IsZero() || !t.Before(e.started) || t.After(now) || now.Sub(t) >= budgetWindow {
 			continue
 		}
 		e.budget.restore(k, t)
@@ -221,6 +331,7 @@ func (e *Executor) recall(ctx context.Context) {
 		n++
 	}
 	e.logger.InfoContext(ctx, "executions of the last hour recalled from the approver's Events", "count", n)
+	return nil
 }
 
 // check reads the live object and runs the allowlist and drift checks. It
@@ -277,7 +388,7 @@ func (e *Executor) fail(ctx context.Context, ap Approval, err error) Result {
 			return e.refuse(ctx, ap, r)
 		}
 	}
-	m := fmt.Sprintf("%s was not run: %v; check that the API server is reachable and approve again", ap.Action, err)
+	m := fmt.Sprintf("%s was not run: %v; check that the API server is reachable and approve it again", ap.Action, err)
 	e.record(ctx, ap, EventFailed, ReasonAPIError, m)
 	return Result{Outcome: OutcomeFailed, Reason: ReasonAPIError, Message: m}
 }

@@ -166,9 +166,14 @@ func (e *Executor) planRestart(ctx context.Context, a Action) (*plan, error) {
 	}
 	p.apply = func(ctx context.Context, dryRun bool) (string, error) {
 		stamp := e.now().Format(time.RFC3339)
-		patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
-			"annotations": map[string]string{restartedAtAnnotation: stamp},
-		}}}})
+		// The resourceVersion read makes the patch conditional: a change
+		// since (labels the allowlist matched, say) is a conflict.
+		patch, _ := json.Marshal(map[string]any{
+			"metadata": map[string]any{"resourceVersion": w.meta.ResourceVersion},
+			"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
+				"annotations": map[string]string{restartedAtAnnotation: stamp},
+			}}},
+		})
 		opts := metav1.PatchOptions{DryRun: dryRunOpt(dryRun), FieldManager: fieldManager}
 		apps := e.client.AppsV1()
 		var err error
@@ -287,8 +292,12 @@ func (e *Executor) planUndo(ctx context.Context, a Action) (*plan, error) {
 		}
 	}
 	// The test operations make the patch fail if the Deployment was
-	// replaced or rolled out again since it was read.
-	ops := []map[string]any{{"op": "test", "path": "/metadata/uid", "value": d.UID}}
+	// replaced or rolled out again since it was read; the resourceVersion
+	// read makes it conditional on no change at all (a conflict).
+	ops := []map[string]any{
+		{"op": "test", "path": "/metadata/uid", "value": d.UID},
+		{"op": "replace", "path": "/metadata/resourceVersion", "value": d.ResourceVersion},
+	}
 	if v, ok := d.Annotations[revisionAnnotation]; ok {
 		ops = append(ops, map[string]any{"op": "test", "path": "/metadata/annotations/" + jsonPointerEscape(revisionAnnotation), "value": v})
 	}
@@ -362,7 +371,10 @@ func (e *Executor) planScale(ctx context.Context, a Action) (*plan, error) {
 	}
 	p.apply = func(ctx context.Context, dryRun bool) (string, error) {
 		s := &autoscalingv1.Scale{
-			ObjectMeta: metav1.ObjectMeta{Name: a.Name, Namespace: a.Namespace},
+			// The resourceVersion read (the scale subresource shares the
+			// object's) makes the update conditional: an autoscaler
+			// scaling it since is a conflict.
+			ObjectMeta: metav1.ObjectMeta{Name: a.Name, Namespace: a.Namespace, ResourceVersion: w.meta.ResourceVersion},
 			Spec:       autoscalingv1.ScaleSpec{Replicas: to},
 		}
 		opts := metav1.UpdateOptions{DryRun: dryRunOpt(dryRun), FieldManager: fieldManager}
@@ -389,7 +401,12 @@ func (e *Executor) planCordon(ctx context.Context, a Action) (*plan, error) {
 		p.noop = fmt.Sprintf("node %s is already %sed: nothing changed", a.Name, a.Kind)
 	}
 	p.apply = func(ctx context.Context, dryRun bool) (string, error) {
-		patch := fmt.Appendf(nil, `{"spec":{"unschedulable":%t}}`, want)
+		// Conditional on the resourceVersion read (the labels the
+		// allowlist matched).
+		patch, _ := json.Marshal(map[string]any{
+			"metadata": map[string]any{"resourceVersion": n.ResourceVersion},
+			"spec":     map[string]any{"unschedulable": want},
+		})
 		_, err := e.client.CoreV1().Nodes().Patch(ctx, a.Name, types.StrategicMergePatchType, patch,
 			metav1.PatchOptions{DryRun: dryRunOpt(dryRun), FieldManager: fieldManager})
 		if want {
@@ -422,8 +439,12 @@ func (e *Executor) planEvict(ctx context.Context, a Action) (*plan, error) {
 }
 
 // stable is the stability probe of the gate, against the API server:
-// every Node Ready, no Pending pod created since the last disruptive
-// action began, every PodDisruptionBudget healthy.
+// every Node Ready; no pod terminating since the last disruptive action
+// began (deletionTimestamp at or after since: an evicted pod still going
+// away); no pod created since then that is still Pending and either
+// unschedulable (PodScheduled=False) or Pending for longer than one poll
+// (a pod pulling its image for a moment does not count); every
+// PodDisruptionBudget healthy.
 func (e *Executor) stable(ctx context.Context, since time.Time) (bool, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
@@ -444,18 +465,31 @@ func (e *Executor) stable(ctx context.Context, since time.Time) (bool, string, e
 	if len(notReady) > 0 {
 		return false, "nodes not Ready: " + strings.Join(first(notReady, 5), ", "), nil
 	}
-	pods, err := e.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Pending"})
+	pods, err := e.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return false, "", &apiError{rule: rule{"", Pods, "list", ""}, what: "list Pending pods", err: err}
+		return false, "", &apiError{rule: rule{"", Pods, "list", ""}, what: "list pods", err: err}
 	}
 	// creationTimestamp has a resolution of a second: a pod created in the
 	// second the action began counts as new.
 	cut := since.Truncate(time.Second)
-	var pending []string
+	now := e.now()
+	var pending, terminating []string
 	for _, p := range pods.Items {
-		if p.Status.Phase == corev1.PodPending && !p.CreationTimestamp.Time.Before(cut) {
+		if p.DeletionTimestamp != nil {
+			if !p.DeletionTimestamp.Time.Before(cut) {
+				terminating = append(terminating, p.Namespace+"/"+p.Name)
+			}
+			continue
+		}
+		if p.Status.Phase != corev1.PodPending || p.CreationTimestamp.Time.Before(cut) {
+			continue
+		}
+		if unschedulable(p.Status.Conditions) || now.Sub(p.CreationTimestamp.Time) > e.cfg.Gate.Poll {
 			pending = append(pending, p.Namespace+"/"+p.Name)
 		}
+	}
+	if len(terminating) > 0 {
+		return false, fmt.Sprintf("%d pod(s) terminating since the last disruptive action: %s", len(terminating), strings.Join(first(terminating, 5), ", ")), nil
 	}
 	if len(pending) > 0 {
 		return false, fmt.Sprintf("%d pod(s) Pending since the last disruptive action: %s", len(pending), strings.Join(first(pending, 5), ", ")), nil
@@ -474,6 +508,16 @@ func (e *Executor) stable(ctx context.Context, since time.Time) (bool, string, e
 		return false, "PodDisruptionBudgets below their desired healthy pods: " + strings.Join(first(unhealthy, 5), ", "), nil
 	}
 	return true, "", nil
+}
+
+// unschedulable reports whether a pod's PodScheduled condition is False.
+func unschedulable(cs []corev1.PodCondition) bool {
+	for _, c := range cs {
+		if c.Type == corev1.PodScheduled {
+			return c.Status == corev1.ConditionFalse
+		}
+	}
+	return false
 }
 
 func readyCondition(cs []corev1.NodeCondition) *corev1.NodeCondition {
@@ -499,12 +543,12 @@ func refusalFromAPI(a Action, r rule, err error) *Refusal {
 	switch {
 	case apierrors.IsForbidden(err):
 		return &Refusal{Reason: ReasonForbidden, Message: fmt.Sprintf(
-			"the approver's ServiceAccount may not %s %s: grant it the RBAC rule %s, or remove the action from the allowlist (the API server said: %s)",
+			"the approver's ServiceAccount may not %s %s: grant it the RBAC rule %s and get a fresh proposal, or remove the action from the allowlist (the API server said: %s)",
 			r.verb, r.resource, r, apiMessage(err))}
 	case apierrors.IsNotFound(err):
 		return &Refusal{Reason: ReasonGone, Message: objectRef(a) + " no longer exists: nothing to do"}
 	case apierrors.IsConflict(err):
-		return &Refusal{Reason: ReasonDrifted, Message: fmt.Sprintf("%s changed while it was being acted on (%s): propose again", objectRef(a), apiMessage(err))}
+		return &Refusal{Reason: ReasonDrifted, Message: fmt.Sprintf("%s kept changing while it was being acted on (%s): nothing was done; get a fresh proposal from a new analysis", objectRef(a), apiMessage(err))}
 	case apierrors.IsTooManyRequests(err) && a.Kind == Evict:
 		return &Refusal{Reason: ReasonPDBBlocked, Message: fmt.Sprintf(
 			"evicting pod %s/%s would violate a PodDisruptionBudget (the API server answered 429: %s); nothing was done: approve again once the budget allows a disruption (kubectl get pdb -n %s)",

@@ -11,6 +11,11 @@ type executorMetrics struct {
 	actions  *prometheus.CounterVec
 	waiting  prometheus.Gauge
 	inFlight prometheus.Gauge
+	// recalled is 1 once the last hour's executions were read back from
+	// the approver's Events; recallFailures counts the attempts that
+	// could not read them.
+	recalled       prometheus.Gauge
+	recallFailures prometheus.Counter
 }
 
 // newExecutorMetrics registers the executor's metrics; remaining reports
@@ -20,7 +25,7 @@ func newExecutorMetrics(reg prometheus.Registerer, remaining func(Kind) int) *ex
 	m := &executorMetrics{
 		actions: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_remediation_actions_total",
-			Help: "Approved remediation actions by kind and outcome (executed, refused, failed); reason is the refusal or failure reason (not_allowlisted, out_of_bounds, drifted, gone, budget_spent, gate_timeout, dry_run_failed, pdb_blocked, forbidden, ...) or none.",
+			Help: "Approved remediation actions by kind and outcome (executed, refused, failed); reason is the refusal or failure reason (not_allowlisted, out_of_bounds, drifted, gone, budget_spent, gate_timeout, dry_run_failed, pdb_blocked, forbidden, api_error, unknown_result: may have been applied, ...) or none.",
 		}, []string{"kind", "outcome", "reason"}),
 		waiting: f.NewGauge(prometheus.GaugeOpts{
 			Name: "foresight_remediation_gate_waiting",
@@ -29,6 +34,14 @@ func newExecutorMetrics(reg prometheus.Registerer, remaining func(Kind) int) *ex
 		inFlight: f.NewGauge(prometheus.GaugeOpts{
 			Name: "foresight_remediation_gate_in_flight",
 			Help: "1 while a disruptive action is being executed (at most one cluster-wide), else 0.",
+		}),
+		recalled: f.NewGauge(prometheus.GaugeOpts{
+			Name: "foresight_remediation_history_recalled",
+			Help: "1 once the executions of the last hour were read back from the approver's Events (budgets and the gate survive a restart); 0 until then, when disruptive actions wait for the settle period as if one had just run.",
+		}),
+		recallFailures: f.NewCounter(prometheus.CounterOpts{
+			Name: "foresight_remediation_history_recall_failures_total",
+			Help: "Attempts to read the last hour's executions back from the approver's Events that failed (retried on the next approval; the approver needs list on events.events.k8s.io).",
 		}),
 	}
 	for _, k := range Kinds {

@@ -22,8 +22,20 @@ type Approval struct {
 const (
 	OutcomeExecuted = "executed" // the action ran and the API server accepted it
 	OutcomeRefused  = "refused"  // a guardrail stopped it (Result.Reason says which)
-	OutcomeFailed   = "failed"   // the API server rejected the real call after the dry run passed
+	// OutcomeFailed: the API server could not be read, or it rejected
+	// the real call after the dry run passed (Reason api_error: nothing
+	// was written), or the real call's answer was lost (Reason
+	// unknown_result: it may have been applied).
+	OutcomeFailed = "failed"
 )
+
+// ReasonUnknownResult is the reason of a failed execution whose write was
+// sent but whose answer never came (a timeout, a lost connection, a 5xx):
+// the change may have been applied. It counts as an execution for the
+// hourly budget and, for a disruptive kind, as one that began for the
+// stability gate; it is never Retryable (check the object, then get a
+// fresh proposal).
+const ReasonUnknownResult = "unknown_result"
 
 // Result is what became of an approval.
 type Result struct {
@@ -32,6 +44,28 @@ type Result struct {
 	Reason string `json:"reason,omitempty"`
 	// Message is for the human: what happened, or what to do.
 	Message string `json:"message"`
+}
+
+// Retryable reports whether the approval wrote nothing and may pass if
+// approved again later, unchanged: a refusal for budget_spent,
+// gate_timeout, canceled, paused, pdb_blocked or dry_run_failed, or a
+// failure with api_error (the API server could not be read, or it
+// rejected the write outright). The approver releases such a proposal so
+// that the same button or link works again; every other result (executed,
+// unknown_result, drifted, gone, forbidden, not_allowlisted, invalid,
+// out_of_bounds) leaves the proposal spent, and its message says to get a
+// fresh one where that helps.
+func (r Result) Retryable() bool {
+	switch r.Outcome {
+	case OutcomeRefused:
+		switch r.Reason {
+		case ReasonBudget, ReasonGate, ReasonCanceled, ReasonPaused, ReasonPDBBlocked, ReasonDryRun:
+			return true
+		}
+	case OutcomeFailed:
+		return r.Reason == ReasonAPIError
+	}
+	return false
 }
 
 // Audit events.
