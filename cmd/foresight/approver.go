@@ -57,12 +57,24 @@ HTTP endpoints (--listen): GET /approve?token=... (a page; loading it never
 executes), POST /approve (the page's form), POST /slack/interactions (Slack's
 block_actions; needs --slack-signing-secret-file), /healthz, /metrics.
 
+Who may approve: a Slack click is named by Slack (narrow it with
+--slack-allowed-teams, --slack-allowed-channels, --slack-allowed-users). A
+link needs an identity source: --identity-header behind an auth proxy, or
+--allow-self-declared-approvers to accept a typed name; with neither, link
+approvals are refused (403) and only Slack can approve.
+
+A refusal that changed nothing and may pass later (the hourly budget, the
+stability gate's timeout, a shutdown, a paused Deployment, a
+PodDisruptionBudget, a failed dry run) frees the proposal: the same button or
+link can be used again. Any other result uses it up.
+
 Examples:
   head -c 32 /dev/urandom > /etc/foresight/approval-key    # shared with foresight enrich
   foresight approver --remediation-config /etc/foresight/remediation.yaml \
     --approval-key-file /etc/foresight/approval-key \
     --slack-signing-secret-file /etc/foresight/slack-signing-secret \
-    --slack-token-file /etc/foresight/slack-token --public-url https://approver.example.com
+    --slack-token-file /etc/foresight/slack-token --public-url https://approver.example.com \
+    --identity-header X-Forwarded-Email --slack-allowed-teams T0123ABCD
 
 See also: docs/approver.md, foresight enrich --help (--remediation-config,
 --approval-key-file, --approver-url).
@@ -73,6 +85,9 @@ type approverOptions struct {
 	listen, publicURL            string
 	slackSecretFile, slackTokenF string
 	resultWebhook, identityHdr   string
+	allowSelfDeclared            bool
+	slackTeams, slackChannels    stringList
+	slackUsers                   stringList
 	stateDir, auditLog           string
 	kubeconfig                   string
 }
@@ -87,7 +102,11 @@ func runApprover(ctx context.Context, args []string, stdout io.Writer, logger *s
 	fs.StringVar(&o.slackSecretFile, "slack-signing-secret-file", "", "`file` with the Slack app's Signing Secret: enables POST /slack/interactions (v0 signatures, 5-minute replay window)")
 	fs.StringVar(&o.slackTokenF, "slack-token-file", "", "`file` with a Slack bot token (xoxb-...): results are posted in the alert's thread (chat.postMessage); without it, to the interaction's response_url")
 	fs.StringVar(&o.resultWebhook, "result-webhook", "", "`URL` the results of link approvals are POSTed to as JSON (proposalId, command, approver, decision, result)")
-	fs.StringVar(&o.identityHdr, "identity-header", "", "`header` set by a trusted auth proxy naming the approver of a link, e.g. X-Forwarded-Email (make the proxy the only way in: anyone reaching the approver directly can set it); without it, the page asks for a (self-declared) name")
+	fs.StringVar(&o.identityHdr, "identity-header", "", "`header` set by a trusted auth proxy naming the approver of a link, e.g. X-Forwarded-Email (make the proxy the only way in: anyone reaching the approver directly can set it); see also --allow-self-declared-approvers")
+	fs.BoolVar(&o.allowSelfDeclared, "allow-self-declared-approvers", false, "without --identity-header, accept link approvals named by a typed name (audited as \"link:NAME (self-declared)\"): anyone holding a link can then approve. Off: such approvals are refused with 403, and only Slack (or a link through the proxy) can approve")
+	fs.Var(&o.slackTeams, "slack-allowed-teams", "comma-separated Slack workspace (team) `IDs` whose clicks may decide, e.g. T0123ABCD; empty allows any workspace the signing secret's app is in")
+	fs.Var(&o.slackChannels, "slack-allowed-channels", "comma-separated Slack channel `IDs` whose buttons may decide, e.g. C0123ALERTS; empty allows any")
+	fs.Var(&o.slackUsers, "slack-allowed-users", "comma-separated Slack user `IDs` who may decide, e.g. U0123ABCD,U0456EFGH; empty allows any")
 	fs.StringVar(&o.stateDir, "state-dir", o.stateDir, "`directory` of the single-use store (approvals.db, bbolt); put it on a persistent volume so that a restart cannot replay an approval")
 	fs.StringVar(&o.auditLog, "audit-log", o.auditLog, "`file` the audit trail is appended to as JSON lines; - is stdout")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig `file` (default: in-cluster, then $KUBECONFIG or ~/.kube/config)")
@@ -153,7 +172,9 @@ func runApprover(ctx context.Context, args []string, stdout io.Writer, logger *s
 	srv, err := approval.NewServer(approval.Options{
 		Key: key, Config: cfg, Executor: exec, Store: store, Audit: audit,
 		SlackSigningSecret: []byte(slackSecret), SlackToken: slackToken, ResultWebhook: o.resultWebhook,
-		IdentityHeader: o.identityHdr, Logger: logger, Registerer: reg,
+		IdentityHeader: o.identityHdr, AllowSelfDeclared: o.allowSelfDeclared,
+		SlackAllowedTeams: o.slackTeams, SlackAllowedChannels: o.slackChannels, SlackAllowedUsers: o.slackUsers,
+		Logger: logger, Registerer: reg,
 	})
 	if err != nil {
 		return err
@@ -172,6 +193,9 @@ func runApprover(ctx context.Context, args []string, stdout io.Writer, logger *s
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 	logger.InfoContext(ctx, "approver serving", "http", lis.Addr().String(), "public_url", o.publicURL, "rules", len(cfg.Allow),
 		"slack_interactions", slackSecret != "", "results_to_thread", slackToken != "", "state", filepath.Join(o.stateDir, "approvals.db"))
+	for _, w := range approverWarnings(o, cfg, slackSecret != "", slackToken != "") {
+		logger.WarnContext(ctx, w)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(lis) }()
@@ -201,9 +225,40 @@ func runApprover(ctx context.Context, args []string, stdout io.Writer, logger *s
 			if err := srv.Shutdown(shut); err != nil {
 				logger.WarnContext(ctx, "approver stopped with executions in flight; they were canceled and their results posted", "err", err)
 			}
+			// The audit's Kubernetes Events are created in the
+			// background: let the last ones out.
+			if c, ok := any(audit).(auditCloser); ok {
+				if err := c.Close(shut); err != nil {
+					logger.WarnContext(ctx, "audit Events still pending at exit (the JSON lines are written)", "err", err)
+				}
+			}
 			return nil
 		}
 	}
+}
+
+// auditCloser flushes the audit's asynchronous Events.
+type auditCloser interface {
+	Close(ctx context.Context) error
+}
+
+// approverWarnings are the settings that work but may surprise: logged at
+// startup.
+func approverWarnings(o approverOptions, cfg *remediate.Config, slackSecret, slackToken bool) []string {
+	var w []string
+	switch {
+	case o.identityHdr == "" && !o.allowSelfDeclared:
+		w = append(w, "link approvals are refused (403): no --identity-header (set by an auth proxy) and no --allow-self-declared-approvers; only Slack can approve")
+	case o.identityHdr == "":
+		w = append(w, "link approvals are named by what the approver types (--allow-self-declared-approvers): anyone holding a link can approve; put the approver behind an auth proxy and set --identity-header")
+	}
+	// Slack accepts a response_url for 30 minutes (and 5 uses; the
+	// clicker's private reply takes one): a result that waited for the
+	// gate may come too late.
+	if slackSecret && !slackToken && cfg.Gate.MaxWait >= 25*time.Minute {
+		w = append(w, fmt.Sprintf("without --slack-token-file, results of Slack approvals go to the interaction's response_url, which Slack accepts for 30 minutes: a disruptive action that waits for the gate (gate.maxWait %s) may finish after it expired and its result reach only the audit log; give a bot token, or lower gate.maxWait below 25m", cfg.Gate.MaxWait))
+	}
+	return w
 }
 
 func readRemediationConfig(path string) (*remediate.Config, error) {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,8 @@ func TestApproverHelp(t *testing.T) {
 		"only Foresight component that writes to the cluster", "pods/eviction", "deployments/scale", "events.events.k8s.io",
 		"-remediation-config", "-approval-key-file", "-listen", "-public-url", "-slack-signing-secret-file", "-slack-token-file",
 		"-result-webhook", "-identity-header", "-state-dir", "-audit-log", "-kubeconfig", "head -c 32 /dev/urandom",
+		"-allow-self-declared-approvers", "-slack-allowed-teams", "-slack-allowed-channels", "-slack-allowed-users",
+		"frees the proposal", "refused (403)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q", want)
@@ -133,7 +136,7 @@ func TestApproverServes(t *testing.T) {
 	go func() {
 		done <- runApprover(ctx, []string{
 			"--remediation-config", cfg, "--approval-key-file", keyFile, "--listen", addr, "--state-dir", filepath.Join(dir, "state"),
-			"--kubeconfig", unreachableKubeconfig(t, dir), "--result-webhook", hook.URL,
+			"--kubeconfig", unreachableKubeconfig(t, dir), "--result-webhook", hook.URL, "--allow-self-declared-approvers",
 		}, audit, slog.New(slog.DiscardHandler))
 	}()
 	base := "http://" + addr
@@ -243,5 +246,123 @@ func TestEnrichProposalFlags(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want 2 saying %q", code, errb.String(), tc.want)
 			}
 		})
+	}
+}
+
+func TestApproverWarnings(t *testing.T) {
+	cfg := func(maxWait time.Duration) *remediate.Config {
+		c, err := remediate.Parse(strings.NewReader(approverTestConfig + "gate: {maxWait: " + maxWait.String() + "}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name               string
+		o                  approverOptions
+		maxWait            time.Duration
+		slackSecret, token bool
+		want               []string
+	}{
+		{"no identity source", approverOptions{}, 10 * time.Minute, false, false, []string{"link approvals are refused (403)"}},
+		{"self-declared names", approverOptions{allowSelfDeclared: true}, 10 * time.Minute, false, false, []string{"anyone holding a link can approve"}},
+		{"proxy", approverOptions{identityHdr: "X-Forwarded-Email"}, 10 * time.Minute, false, false, nil},
+		{"response_url outlived by the gate", approverOptions{identityHdr: "X-Forwarded-Email"}, 30 * time.Minute, true, false, []string{"which Slack accepts for 30 minutes", "gate.maxWait 30m"}},
+		{"bot token", approverOptions{identityHdr: "X-Forwarded-Email"}, 30 * time.Minute, true, true, nil},
+		{"short gate", approverOptions{identityHdr: "X-Forwarded-Email"}, 20 * time.Minute, true, false, nil},
+		{"no Slack", approverOptions{identityHdr: "X-Forwarded-Email"}, 30 * time.Minute, false, false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := strings.Join(approverWarnings(tc.o, cfg(tc.maxWait), tc.slackSecret, tc.token), "\n")
+			if len(tc.want) == 0 && got != "" {
+				t.Fatalf("warnings %q, want none", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("warnings %q lack %q", got, w)
+				}
+			}
+		})
+	}
+}
+
+// TestApproverDefaultsRefuseAnonymousLinks starts foresight approver with
+// neither --identity-header nor --allow-self-declared-approvers, and with
+// a Slack team allow list: it warns, a link approval is refused with 403,
+// and a click from another workspace decides nothing.
+func TestApproverDefaultsRefuseAnonymousLinks(t *testing.T) {
+	dir := t.TempDir()
+	key := []byte("0123456789abcdef0123456789abcdef")
+	secret := "8f742231b10e8888abcd99yyyzzz85a5"
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs, audit := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- runApprover(ctx, []string{
+			"--remediation-config", approverFile(t, dir, "remediation.yaml", approverTestConfig), "--approval-key-file", approverFile(t, dir, "key", string(key)),
+			"--listen", addr, "--state-dir", filepath.Join(dir, "state"), "--kubeconfig", unreachableKubeconfig(t, dir),
+			"--slack-signing-secret-file", approverFile(t, dir, "slack", secret), "--slack-allowed-teams", "T0001, T0002",
+		}, audit, slog.New(slog.NewTextHandler(logs, nil)))
+	}()
+	base := "http://" + addr
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("approver did not start")
+		}
+	}
+	if !strings.Contains(logs.String(), "link approvals are refused (403)") {
+		t.Errorf("no startup warning about link approvals:\n%s", logs)
+	}
+	id, _ := approval.NewID()
+	replicas := int32(3)
+	tok, err := approval.Sign(key, approval.Proposal{ID: id, Action: remediate.Action{Kind: remediate.Scale, Resource: remediate.Deployments, Namespace: "shop", Name: "web", Replicas: &replicas}, Issued: time.Now(), Expires: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.PostForm(base+"/approve", url.Values{"token": {tok}, "decision": {"approve"}, "name": {"mallory"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "--allow-self-declared-approvers") {
+		t.Fatalf("anonymous link approval: %d %s", resp.StatusCode, body)
+	}
+	// A click from a workspace outside --slack-allowed-teams.
+	payload, _ := json.Marshal(map[string]any{
+		"type": "block_actions", "user": map[string]string{"id": "U1", "username": "eve"}, "team": map[string]string{"id": "T0666"},
+		"actions": []map[string]string{{"action_id": approval.ActionApprove, "value": tok}},
+	})
+	form := []byte("payload=" + url.QueryEscape(string(payload)))
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req, _ := http.NewRequest(http.MethodPost, base+"/slack/interactions", bytes.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(approval.HeaderSlackTimestamp, ts)
+	req.Header.Set(approval.HeaderSlackSignature, approval.SlackSignature([]byte(secret), ts, form))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get(approval.HeaderOutcome) != "unauthorized" {
+		t.Fatalf("click from another workspace: %d %s", resp.StatusCode, resp.Header.Get(approval.HeaderOutcome))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(audit.String(), `"reason":"unauthorized"`); n != 2 {
+		t.Errorf("%d unauthorized refusals audited, want 2:\n%s", n, audit)
 	}
 }
