@@ -36,13 +36,23 @@ const eventTimeout = 5 * time.Second
 const noteLimit = 1024
 
 // Audit records every proposal, approval, refusal and execution twice: as
-// one JSON line on its writer (the record of truth), and as a Kubernetes
-// Event on the object acted on (best effort, so that `kubectl describe`
-// shows who did what to it). A failure of either is logged and counted,
-// never returned: auditing must not stop a refusal from being reported.
+// one JSON line on its writer (the record of truth, written before Record
+// returns), and as a Kubernetes Event on the object acted on (best
+// effort, so that `kubectl describe` shows who did what to it, created in
+// the background so that Record never waits for the API server; Close
+// waits for those still being created). A failure of either is logged and
+// counted, never returned: auditing must not stop a refusal from being
+// reported.
 type Audit struct {
 	mu       sync.Mutex
 	w        io.Writer
+
+	// pending tracks the Events being created; after Close they are
+	// created synchronously.
+	pendingMu sync.RWMutex
+	pending   sync.WaitGroup
+	closed    bool
+
 	client   kubernetes.Interface
 	logger   *slog.Logger
 	metrics  *auditMetrics
@@ -67,9 +77,10 @@ func NewAudit(w io.Writer, client kubernetes.Interface, logger *slog.Logger, reg
 	return &Audit{w: w, client: client, logger: logger, metrics: newAuditMetrics(reg), instance: host, now: time.Now}
 }
 
-// Record writes e as one JSON line and creates its Event. A zero Time is
-// set to now and an empty Command to e.Action.String(). It never panics
-// and returns within about eventTimeout even if the API server hangs.
+// Record writes e as one JSON line and starts creating its Event. A zero
+// Time is set to now and an empty Command to e.Action.String(). It never
+// panics and returns without waiting for the API server (after Close,
+// within about eventTimeout).
 func (a *Audit) Record(ctx context.Context, e Entry) {
 	if a == nil {
 		return
@@ -82,8 +93,40 @@ func (a *Audit) Record(ctx context.Context, e Entry) {
 	}
 	a.metrics.entries.WithLabelValues(e.Event).Inc()
 	a.writeLine(ctx, e)
-	if a.client != nil && regardable(e.Action) {
+	if a.client == nil || !regardable(e.Action) {
+		return
+	}
+	a.pendingMu.RLock()
+	defer a.pendingMu.RUnlock()
+	if a.closed {
 		a.event(ctx, e)
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	a.pending.Go(func() { a.event(ctx, e) })
+}
+
+// Close waits until the Events being created are (each within
+// eventTimeout), or until ctx ends: call it at shutdown, after the last
+// execution. Events recorded after Close are created before Record
+// returns. It returns ctx's error if it gave up waiting.
+func (a *Audit) Close(ctx context.Context) error {
+	if a == nil {
+		return nil
+	}
+	a.pendingMu.Lock()
+	a.closed = true
+	a.pendingMu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		a.pending.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("audit: Kubernetes Events still being created at shutdown (their JSON lines were written): %w", ctx.Err())
 	}
 }
 
@@ -129,6 +172,10 @@ func (a *Audit) eventFor(e Entry) *eventsv1.Event {
 	if e.Event == EventRefused || e.Event == EventFailed {
 		typ = corev1.EventTypeWarning
 	}
+	reason := eventReason(e.Event)
+	if e.Event == EventFailed && e.Reason == ReasonUnknownResult {
+		reason = unknownResultReason
+	}
 	kind, apiVersion := kindOf(e.Action.Resource)
 	name := e.Action.Name
 	if len(name) > 200 {
@@ -145,7 +192,7 @@ func (a *Audit) eventFor(e Entry) *eventsv1.Event {
 		ReportingController: ReportingController,
 		ReportingInstance:   a.instance,
 		Action:              string(e.Action.Kind),
-		Reason:              eventReason(e.Event),
+		Reason:              reason,
 		Regarding: corev1.ObjectReference{
 			Kind: kind, APIVersion: apiVersion, Namespace: e.Action.Namespace, Name: e.Action.Name,
 			UID: types.UID(e.Action.Observed.UID),
@@ -162,6 +209,11 @@ func regardable(a Action) bool {
 	return kind != "" && len(validation.IsDNS1123Subdomain(a.Name)) == 0 &&
 		(a.Namespace == "" || len(validation.IsDNS1123Label(a.Namespace)) == 0)
 }
+
+// unknownResultReason is the Event reason of a failure with
+// ReasonUnknownResult: the action may have been applied (the executor's
+// recall counts it as executed).
+const unknownResultReason = "RemediationUnknownResult"
 
 // eventReason maps an audit event to an Event reason: "executed" ->
 // "RemediationExecuted".
@@ -197,7 +249,11 @@ func note(e Entry) string {
 	case EventExecuted:
 		s = fmt.Sprintf("%q approved by %s%s was executed", e.Command, actor, via)
 	case EventFailed:
-		s = fmt.Sprintf("%q approved by %s%s failed", e.Command, actor, via)
+		if e.Reason == ReasonUnknownResult {
+			s = fmt.Sprintf("%q approved by %s%s may have been applied (its answer was lost)", e.Command, actor, via)
+		} else {
+			s = fmt.Sprintf("%q approved by %s%s failed", e.Command, actor, via)
+		}
 	default:
 		s = fmt.Sprintf("%s: %q by %s%s", e.Event, e.Command, actor, via)
 	}

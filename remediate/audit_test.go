@@ -3,17 +3,23 @@ package remediate
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // TestAuditJSONLines records entries from many goroutines and reads them
@@ -154,5 +160,55 @@ func TestAuditEventFor(t *testing.T) {
 	long := a.eventFor(Entry{Time: at, Event: EventFailed, Message: strings.Repeat("é", 2000), Action: Action{Kind: Cordon, Resource: Nodes, Name: "n1"}})
 	if len(long.Note) > noteLimit || !strings.HasSuffix(long.Note, "…") || !strings.Contains(long.Note, "failed") {
 		t.Errorf("a long note is %d bytes: %q...", len(long.Note), long.Note[:40])
+	}
+}
+
+// TestAuditEventsInTheBackground: Record writes the JSON line and returns
+// without waiting for the API server (Slack gives an interaction 3
+// seconds); Close waits for the Events still being created, or gives up
+// with its context. The old Record created the Event before returning.
+func TestAuditEventsInTheBackground(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cs := fake.NewClientset()
+		release := make(chan struct{})
+		cs.PrependReactor("create", "events", func(k8stesting.Action) (bool, runtime.Object, error) {
+			<-release // a hanging API server
+			return false, nil, nil
+		})
+		var buf bytes.Buffer
+		a := NewAudit(&buf, cs, nil, nil)
+		t0 := time.Now()
+		a.Record(t.Context(), Entry{Event: EventApproved, ProposalID: "p1", Actor: "slack:U1", Action: Action{Kind: Cordon, Resource: Nodes, Name: "n1"}})
+		if time.Since(t0) != 0 || !strings.Contains(buf.String(), `"proposalId":"p1"`) {
+			t.Errorf("Record took %s; line %q", time.Since(t0), buf.String())
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		if err := a.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Close with an Event hanging: %v", err)
+		}
+		close(release)
+		if err := a.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := cs.EventsV1().Events("default").List(t.Context(), metav1.ListOptions{})
+		if err != nil || len(evs.Items) != 1 || evs.Items[0].Reason != "RemediationApproved" {
+			t.Fatalf("Events after Close: %+v, %v", evs, err)
+		}
+		// After Close, Record creates the Event before it returns.
+		a.Record(t.Context(), Entry{Event: EventExecuted, ProposalID: "p1", Actor: "slack:U1", Action: Action{Kind: Cordon, Resource: Nodes, Name: "n1"}})
+		if evs, _ := cs.EventsV1().Events("default").List(t.Context(), metav1.ListOptions{}); len(evs.Items) != 2 {
+			t.Errorf("%d Events after a Record after Close, want 2", len(evs.Items))
+		}
+	})
+}
+
+// TestAuditUnknownResultEvent: a write whose answer was lost gets its own
+// Event reason, which the executor's recall counts as an execution.
+func TestAuditUnknownResultEvent(t *testing.T) {
+	a := NewAudit(&bytes.Buffer{}, nil, nil, nil)
+	ev := a.eventFor(Entry{Time: time.Now(), Event: EventFailed, Reason: ReasonUnknownResult, Actor: "link:bob", Command: "kubectl cordon n1", Action: cordon("n1")})
+	if ev.Reason != unknownResultReason || ev.Type != corev1.EventTypeWarning || !strings.Contains(ev.Note, "may have been applied") {
+		t.Errorf("%s %s %q", ev.Reason, ev.Type, ev.Note)
 	}
 }

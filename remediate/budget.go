@@ -55,7 +55,7 @@ func (b *budget) reserve(k Kind, now time.Time) error {
 			used += fmt.Sprintf(" (%d more running or waiting for the gate)", b.reserved[k])
 		}
 		return &Refusal{Reason: ReasonBudget, Message: fmt.Sprintf(
-			"the hourly budget for %s is spent: %d per hour, %s; the next slot frees %s, or raise budgets.%s in the remediation config",
+			"the hourly budget for %s is spent: %d per hour, %s; the next slot frees %s (approve it again then), or raise budgets.%s in the remediation config",
 			k, limit, used, next, k)}
 	}
 	b.reserved[k]++

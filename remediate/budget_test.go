@@ -23,7 +23,7 @@ func TestBudgetSlidingHour(t *testing.T) {
 		{10 * time.Minute, "cancel", Cordon, "", 1}, // a refused action gives its slot back
 		{20 * time.Minute, "commit", Cordon, "", 0},
 		{30 * time.Minute, "commit", Cordon, "the hourly budget for cordon is spent: 2 per hour, used at 20:00:00, 20:20:00 UTC", 0},
-		{30 * time.Minute, "commit", Cordon, "the next slot frees at 21:00:00 UTC, or raise budgets.cordon", 0},
+		{30 * time.Minute, "commit", Cordon, "the next slot frees at 21:00:00 UTC (approve it again then), or raise budgets.cordon", 0},
 		{60*time.Minute - time.Nanosecond, "commit", Cordon, "spent", 0},
 		{60 * time.Minute, "commit", Cordon, "", 0}, // 20:00 left the window, and is replaced
 		{80 * time.Minute, "commit", Cordon, "", 0}, // 20:20 left

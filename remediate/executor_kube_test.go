@@ -344,3 +344,79 @@ func TestWritesAreConditional(t *testing.T) {
 		t.Errorf("%+v; the Scale's resourceVersions %q, want 99 for the dry run and the update", r, rvs)
 	}
 }
+
+// TestStabilityProbe: pods terminating since the last disruptive action
+// (an evicted pod still going away) make the cluster unstable; a Pending
+// pod does only when it is unschedulable or has been Pending for longer
+// than one poll (a pod pulling its image does not hold the gate shut),
+// and only if created since the action. The old probe ignored
+// terminating pods and counted every new Pending pod.
+func TestStabilityProbe(t *testing.T) {
+	now := time.Date(2026, 11, 24, 20, 0, 0, 0, time.UTC)
+	since := now.Add(-time.Minute)
+	pod := func(name string, created time.Time, phase corev1.PodPhase, deleting *time.Time, conds ...corev1.PodCondition) *corev1.Pod {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", CreationTimestamp: metav1.NewTime(created)},
+			Status:     corev1.PodStatus{Phase: phase, Conditions: conds},
+		}
+		if deleting != nil {
+			p.DeletionTimestamp = &metav1.Time{Time: *deleting}
+			p.Finalizers = []string{"example.com/keep"}
+		}
+		return p
+	}
+	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
+	unschedulableCond := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}
+	for _, c := range []struct {
+		name string
+		pod  *corev1.Pod
+		why  string // "" = stable
+	}{
+		{"running", pod("a", now.Add(-time.Hour), corev1.PodRunning, nil), ""},
+		{"evicted, terminating", pod("a", now.Add(-time.Hour), corev1.PodRunning, at(20*time.Second)), "1 pod(s) terminating since the last disruptive action: shop/a"},
+		{"stuck terminating from before", pod("a", now.Add(-time.Hour), corev1.PodRunning, at(-time.Hour)), ""},
+		{"new, pulling its image", pod("a", now.Add(-3*time.Second), corev1.PodPending, nil), ""},
+		{"new, Pending longer than a poll", pod("a", now.Add(-30*time.Second), corev1.PodPending, nil), "1 pod(s) Pending since the last disruptive action: shop/a"},
+		{"new, unschedulable", pod("a", now.Add(-time.Second), corev1.PodPending, nil, unschedulableCond), "1 pod(s) Pending since the last disruptive action: shop/a"},
+		{"old, unschedulable", pod("a", now.Add(-time.Hour), corev1.PodPending, nil, unschedulableCond), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cs := fake.NewClientset(readyNode("n1", "1", nil), c.pod)
+			e := NewExecutor(cs, mustParse(t, "allow: [{action: cordon}]\ngate: {settle: 1m, poll: 10s}\n"), ExecutorOptions{Now: func() time.Time { return now }})
+			ok, why, err := e.stable(t.Context(), since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != (c.why == "") || why != c.why {
+				t.Errorf("stable %v (%q), want %q", ok, why, c.why)
+			}
+		})
+	}
+}
+
+// TestResultRetryable: exactly the results that wrote nothing and may
+// pass later are retryable.
+func TestResultRetryable(t *testing.T) {
+	yes := []Result{
+		{Outcome: OutcomeRefused, Reason: ReasonBudget}, {Outcome: OutcomeRefused, Reason: ReasonGate},
+		{Outcome: OutcomeRefused, Reason: ReasonCanceled}, {Outcome: OutcomeRefused, Reason: ReasonPaused},
+		{Outcome: OutcomeRefused, Reason: ReasonPDBBlocked}, {Outcome: OutcomeRefused, Reason: ReasonDryRun},
+		{Outcome: OutcomeFailed, Reason: ReasonAPIError},
+	}
+	no := []Result{
+		{Outcome: OutcomeExecuted}, {Outcome: OutcomeFailed, Reason: ReasonUnknownResult},
+		{Outcome: OutcomeRefused, Reason: ReasonDrifted}, {Outcome: OutcomeRefused, Reason: ReasonGone},
+		{Outcome: OutcomeRefused, Reason: ReasonNotAllowlisted}, {Outcome: OutcomeRefused, Reason: ReasonInvalid},
+		{Outcome: OutcomeRefused, Reason: ReasonOutOfBounds}, {Outcome: OutcomeRefused, Reason: ReasonForbidden},
+	}
+	for _, r := range yes {
+		if !r.Retryable() {
+			t.Errorf("%s/%s is not retryable", r.Outcome, r.Reason)
+		}
+	}
+	for _, r := range no {
+		if r.Retryable() {
+			t.Errorf("%s/%s is retryable", r.Outcome, r.Reason)
+		}
+	}
+}
