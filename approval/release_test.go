@@ -14,9 +14,10 @@ import (
 )
 
 // TestRefusalReleasesOnlyRetryable: a refusal that wrote nothing and may
-// pass later (budget, gate, shutdown, paused, PDB, dry run) frees the
-// proposal, audited, so that the same link works again; any other result
-// leaves it used, and the result posted back says which.
+// pass later (remediate.Result.Retryable: budget, gate, shutdown, paused,
+// PDB, dry run, a write the API server rejected) frees the proposal,
+// audited, so that the same link works again; any other result leaves it
+// used, and the result posted back says which.
 func TestRefusalReleasesOnlyRetryable(t *testing.T) {
 	refused := func(reason string) remediate.Result {
 		return remediate.Result{Outcome: remediate.OutcomeRefused, Reason: reason, Message: "refused for " + reason}
@@ -36,7 +37,8 @@ func TestRefusalReleasesOnlyRetryable(t *testing.T) {
 		{"gone", refused(remediate.ReasonGone), false},
 		{"not allowlisted", refused(remediate.ReasonNotAllowlisted), false},
 		{"invalid", refused(remediate.ReasonInvalid), false},
-		{"failed", remediate.Result{Outcome: remediate.OutcomeFailed, Reason: remediate.ReasonAPIError, Message: "the API server rejected it"}, false},
+		{"rejected by the API server", remediate.Result{Outcome: remediate.OutcomeFailed, Reason: remediate.ReasonAPIError, Message: "the API server rejected it"}, true},
+		{"may have been applied", remediate.Result{Outcome: remediate.OutcomeFailed, Reason: remediate.ReasonUnknownResult, Message: "the answer was lost"}, false},
 		{"executed", remediate.Result{Outcome: remediate.OutcomeExecuted, Message: "done"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

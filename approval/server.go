@@ -326,7 +326,7 @@ func (s *Server) execute(ap remediate.Approval, r request, p Proposal, claim Cla
 	defer s.metrics.inflight.Dec()
 	res := s.o.Executor.Execute(s.exec, ap)
 	s.metrics.results.WithLabelValues(res.Outcome, res.Reason).Inc()
-	released := retryable(res) && s.release(r, p, claim, res)
+	released := res.Retryable() && s.release(r, p, claim, res)
 	s.logger.Info("approved action finished", "proposal_id", p.ID, "correlation_id", p.CorrelationID, "command", p.Action.String(),
 		"approver", ap.Approver, "outcome", res.Outcome, "reason", res.Reason, "message", res.Message, "released", released)
 	var text string
@@ -345,20 +345,6 @@ func (s *Server) execute(ap remediate.Approval, r request, p Proposal, claim Cla
 		text += " This proposal is used up: get a fresh proposal from a new analysis."
 	}
 	s.postBack(r, p, text, &res)
-}
-
-// retryableReasons are the refusals that wrote nothing and may pass
-// later; remediate.Result.Retryable decides when it exists.
-var retryableReasons = map[string]bool{
-	remediate.ReasonBudget: true, remediate.ReasonGate: true, remediate.ReasonCanceled: true,
-	remediate.ReasonPaused: true, remediate.ReasonPDBBlocked: true, remediate.ReasonDryRun: true,
-}
-
-func retryable(res remediate.Result) bool {
-	if r, ok := any(res).(interface{ Retryable() bool }); ok {
-		return r.Retryable()
-	}
-	return res.Outcome == remediate.OutcomeRefused && retryableReasons[res.Reason]
 }
 
 // release frees the claim of a proposal whose execution was refused for a

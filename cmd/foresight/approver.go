@@ -65,8 +65,10 @@ approvals are refused (403) and only Slack can approve.
 
 A refusal that changed nothing and may pass later (the hourly budget, the
 stability gate's timeout, a shutdown, a paused Deployment, a
-PodDisruptionBudget, a failed dry run) frees the proposal: the same button or
-link can be used again. Any other result uses it up.
+PodDisruptionBudget, a failed dry run, a write the API server rejected) frees
+the proposal: the same button or link can be used again. Any other result
+(executed, drifted, gone, not allowlisted, a write that may have been
+applied) uses it up.
 
 Examples:
   head -c 32 /dev/urandom > /etc/foresight/approval-key    # shared with foresight enrich

@@ -31,7 +31,7 @@ func TestApproverHelp(t *testing.T) {
 		"-remediation-config", "-approval-key-file", "-listen", "-public-url", "-slack-signing-secret-file", "-slack-token-file",
 		"-result-webhook", "-identity-header", "-state-dir", "-audit-log", "-kubeconfig", "head -c 32 /dev/urandom",
 		"-allow-self-declared-approvers", "-slack-allowed-teams", "-slack-allowed-channels", "-slack-allowed-users",
-		"frees the proposal", "refused (403)",
+		"frees\nthe proposal", "refused (403)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q", want)
