@@ -44,8 +44,8 @@ const noteLimit = 1024
 // counted, never returned: auditing must not stop a refusal from being
 // reported.
 type Audit struct {
-	mu       sync.Mutex
-	w        io.Writer
+	mu sync.Mutex
+	w  io.Writer
 
 	// pending tracks the Events being created; after Close they are
 	// created synchronously.

@@ -13,8 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -398,16 +398,23 @@ func TestStabilityProbe(t *testing.T) {
 // pass later are retryable.
 func TestResultRetryable(t *testing.T) {
 	yes := []Result{
-		{Outcome: OutcomeRefused, Reason: ReasonBudget}, {Outcome: OutcomeRefused, Reason: ReasonGate},
-		{Outcome: OutcomeRefused, Reason: ReasonCanceled}, {Outcome: OutcomeRefused, Reason: ReasonPaused},
-		{Outcome: OutcomeRefused, Reason: ReasonPDBBlocked}, {Outcome: OutcomeRefused, Reason: ReasonDryRun},
+		{Outcome: OutcomeRefused, Reason: ReasonBudget},
+		{Outcome: OutcomeRefused, Reason: ReasonGate},
+		{Outcome: OutcomeRefused, Reason: ReasonCanceled},
+		{Outcome: OutcomeRefused, Reason: ReasonPaused},
+		{Outcome: OutcomeRefused, Reason: ReasonPDBBlocked},
+		{Outcome: OutcomeRefused, Reason: ReasonDryRun},
 		{Outcome: OutcomeFailed, Reason: ReasonAPIError},
 	}
 	no := []Result{
-		{Outcome: OutcomeExecuted}, {Outcome: OutcomeFailed, Reason: ReasonUnknownResult},
-		{Outcome: OutcomeRefused, Reason: ReasonDrifted}, {Outcome: OutcomeRefused, Reason: ReasonGone},
-		{Outcome: OutcomeRefused, Reason: ReasonNotAllowlisted}, {Outcome: OutcomeRefused, Reason: ReasonInvalid},
-		{Outcome: OutcomeRefused, Reason: ReasonOutOfBounds}, {Outcome: OutcomeRefused, Reason: ReasonForbidden},
+		{Outcome: OutcomeExecuted},
+		{Outcome: OutcomeFailed, Reason: ReasonUnknownResult},
+		{Outcome: OutcomeRefused, Reason: ReasonDrifted},
+		{Outcome: OutcomeRefused, Reason: ReasonGone},
+		{Outcome: OutcomeRefused, Reason: ReasonNotAllowlisted},
+		{Outcome: OutcomeRefused, Reason: ReasonInvalid},
+		{Outcome: OutcomeRefused, Reason: ReasonOutOfBounds},
+		{Outcome: OutcomeRefused, Reason: ReasonForbidden},
 	}
 	for _, r := range yes {
 		if !r.Retryable() {
