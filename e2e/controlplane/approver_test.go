@@ -41,8 +41,12 @@ import (
 // secret. An approved rollout undo restores the previous Deployment
 // template; a Slack-approved cordon marks a hand-made node unschedulable
 // and a second, link-approved cordon waits for the stability gate;
+// a third cordon is refused by the hourly budget and frees its proposal,
+// so that the same link is accepted again;
 // forged, expired, replayed and out-of-allowlist approvals, and Slack
 // requests with a bad or stale signature, are refused and change nothing;
+// an approver started without an identity source (no --identity-header,
+// no --allow-self-declared-approvers) refuses link approvals;
 // the results come back to the result webhook and to Slack's
 // response_url; SubjectAccessReviews show that the enrichment's
 // read-only ServiceAccount can perform none of the actions while the
@@ -102,8 +106,8 @@ func TestApprover(t *testing.T) {
 	hook := httptest.NewServer(posts)
 	t.Cleanup(hook.Close)
 
-	// Hand-made nodes kept Ready; a and b may be cordoned, x may not.
-	nodes := []string{"node-a", "node-b", "node-x"}
+	// Hand-made nodes kept Ready; a, b and c may be cordoned, x may not.
+	nodes := []string{"node-a", "node-b", "node-c", "node-x"}
 	for _, n := range nodes {
 		labels := map[string]string{}
 		if n != "node-x" {
@@ -159,22 +163,13 @@ spec:
 		"approver", "--remediation-config=" + config, "--approval-key-file=" + keyFile,
 		"--listen=" + addr, "--slack-signing-secret-file=" + slackFile, "--result-webhook=" + hook.URL + "/results",
 		"--state-dir=" + filepath.Join(dir, "state"), "--audit-log=" + audit, "--kubeconfig=" + kubeconfig,
+		"--allow-self-declared-approvers", // the links below name their approvers by a typed name
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := "http://" + addr
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) || !p.Running() {
-			t.Fatalf("foresight approver not healthy:\n%s", p.LogTail())
-		}
-	}
+	waitHealthy(t, base, p)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("approver log:\n%s", p.LogTail())
@@ -199,13 +194,7 @@ spec:
 	}
 	link := func(t *testing.T, token, decision, name string) (int, string, string) {
 		t.Helper()
-		resp, err := http.PostForm(base+"/approve", url.Values{"token": {token}, "decision": {decision}, "name": {name}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header.Get(approval.HeaderOutcome), string(body)
+		return postLink(t, base, token, decision, name)
 	}
 	slack := func(t *testing.T, token, user, secret string, at time.Time) (int, string) {
 		t.Helper()
@@ -239,8 +228,10 @@ spec:
 	}
 
 	shopWeb := getDeployment(t, ctx, admin, "shop", "web")
-	undo := remediate.Action{Kind: remediate.RolloutUndo, Resource: remediate.Deployments, Namespace: "shop", Name: "web", ToRevision: 1,
-		Observed: remediate.Observed{UID: string(shopWeb.UID), Revision: 2, TemplateHash: rev1.Labels["pod-template-hash"]}}
+	undo := remediate.Action{
+		Kind: remediate.RolloutUndo, Resource: remediate.Deployments, Namespace: "shop", Name: "web", ToRevision: 1,
+		Observed: remediate.Observed{UID: string(shopWeb.UID), Revision: 2, TemplateHash: rev1.Labels["pod-template-hash"]},
+	}
 
 	t.Run("RefusedApprovalsChangeNothing", func(t *testing.T) {
 		before := getDeployment(t, ctx, admin, "shop", "web").Generation
@@ -364,6 +355,62 @@ spec:
 		checkAudit(t, audit, idB, []string{remediate.EventApproved, remediate.EventWaiting, remediate.EventExecuted}, "bob")
 		if getNode(t, ctx, admin, "node-x").Spec.Unschedulable {
 			t.Error("node-x, outside the allowlist, is cordoned")
+		}
+	})
+
+	t.Run("BudgetRefusalReleasesTheProposal", func(t *testing.T) {
+		// node-a and node-b spent the hour's cordon budget (2): a third
+		// cordon is refused before it writes anything, and its proposal
+		// is freed, so that the same link is accepted again.
+		id, tok := sign(key, remediate.Action{Kind: remediate.Cordon, Resource: remediate.Nodes, Name: "node-c"}, time.Now().Add(time.Hour))
+		code, outcome, _ := link(t, tok, "approve", "carol")
+		expect(t, "third cordon", code, outcome, http.StatusAccepted, "accepted")
+		r := posts.wait(t, "/results", id)
+		if !strings.Contains(r, remediate.ReasonBudget) || !strings.Contains(r, "open again") {
+			t.Errorf("result posted back: %s; want a budget refusal that leaves the proposal open", r)
+		}
+		checkAudit(t, audit, id, []string{remediate.EventApproved, remediate.EventRefused, approval.EventReleased}, "carol")
+		code, outcome, body := link(t, tok, "approve", "carol")
+		expect(t, "the same link again", code, outcome, http.StatusAccepted, "accepted")
+		if code != http.StatusAccepted {
+			t.Logf("answer: %s", body)
+		}
+		checkAudit(t, audit, id, []string{
+			remediate.EventApproved, remediate.EventRefused, approval.EventReleased,
+			remediate.EventApproved, remediate.EventRefused, approval.EventReleased,
+		}, "carol")
+		if getNode(t, ctx, admin, "node-c").Spec.Unschedulable {
+			t.Error("node-c is cordoned beyond the hourly budget")
+		}
+	})
+
+	t.Run("LinksOffWithoutIdentitySource", func(t *testing.T) {
+		// The same approver without --allow-self-declared-approvers or
+		// --identity-header (its own port and store).
+		addr2 := freeAddr(t)
+		p2, err := c.StartProcess("foresight-approver-strict", bin, []string{
+			"approver", "--remediation-config=" + config, "--approval-key-file=" + keyFile, "--listen=" + addr2,
+			"--state-dir=" + filepath.Join(dir, "state-strict"), "--audit-log=" + filepath.Join(dir, "audit-strict.jsonl"), "--kubeconfig=" + kubeconfig,
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p2.Kill)
+		base2 := "http://" + addr2
+		waitHealthy(t, base2, p2)
+		if !strings.Contains(p2.Log(), "link approvals are refused (403)") {
+			t.Errorf("no startup warning about link approvals:\n%s", p2.LogTail())
+		}
+		_, tok := sign(key, undo, time.Now().Add(time.Hour))
+		gen := getDeployment(t, ctx, admin, "shop", "web").Generation
+		code, outcome, body := postLink(t, base2, tok, "approve", "mallory")
+		expect(t, "link approval without an identity source", code, outcome, http.StatusForbidden, "unauthorized")
+		if !strings.Contains(body, "--allow-self-declared-approvers") || !strings.Contains(body, "--identity-header") {
+			t.Errorf("the refusal does not say how to enable link approvals:\n%s", body)
+		}
+		time.Sleep(time.Second)
+		if g := getDeployment(t, ctx, admin, "shop", "web").Generation; g != gen {
+			t.Errorf("a refused link approval changed shop/web (generation %d -> %d)", gen, g)
 		}
 	})
 
@@ -492,4 +539,30 @@ func waitUnschedulable(t *testing.T, ctx context.Context, e *env, node string, w
 		}
 	}
 	t.Fatalf("%s not cordoned within %s", node, within)
+}
+
+func postLink(t *testing.T, base, token, decision, name string) (int, string, string) {
+	t.Helper()
+	resp, err := http.PostForm(base+"/approve", url.Values{"token": {token}, "decision": {decision}, "name": {name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get(approval.HeaderOutcome), string(body)
+}
+
+func waitHealthy(t *testing.T, base string, p *cluster.Process) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) || !p.Running() {
+			t.Fatalf("foresight approver not healthy:\n%s", p.LogTail())
+		}
+	}
 }
