@@ -184,13 +184,14 @@ func (h *heartbeats) run(ctx context.Context, t *testing.T) {
 
 // TestRemediate runs the approver's executor (package remediate) in
 // process against a real API server and kube-controller-manager, as a
-// ServiceAccount with exactly the RBAC of its allowlist: a rollout undo
+// ServiceAccount with exactly the RBAC of its allowlist: the first
+// disruptive action waits while a node is NotReady; a rollout undo
 // restores the previous template; a cordon marks a hand-made node
 // unschedulable and a second cordon waits for the stability gate while
 // refusals of out-of-allowlist actions change nothing; a stale undo, an
 // out-of-bounds scale, and an eviction blocked by a PodDisruptionBudget
 // are refused; a missing RBAC rule is named; a restarted executor recalls
-// the hour's budget and the gate from its Events. About 90 seconds.
+// the hour's budget and the gate from its Events. About two minutes.
 func TestRemediate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the control plane takes a while: not in -short")
@@ -241,10 +242,11 @@ func TestRemediate(t *testing.T) {
 	go hb.run(hbCtx, t)
 
 	// Running pods on node-p: guarded, which a PodDisruptionBudget
-	// protects (no disruption allowed), and victim, which nothing does.
+	// protects (no disruption allowed), and victim and early, which
+	// nothing does.
 	// Made before any disruptive action, so that they are no "new Pending
 	// pods" to the gate.
-	for _, name := range []string{"guarded", "victim"} {
+	for _, name := range []string{"guarded", "victim", "early"} {
 		pod, err := admin.CoreV1().Pods("shop").Create(ctx, &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", Labels: map[string]string{"app": name}},
 			Spec:       corev1.PodSpec{NodeName: "node-p", Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
@@ -333,6 +335,55 @@ spec:
 			}
 		}
 	}
+
+	// (0) the first disruptive action after a start is gated too: while a
+	// node is NotReady it waits, and runs once the cluster has been stable
+	// for the settle period.
+	t.Run("FirstDisruptiveActionWaits", func(t *testing.T) {
+		hb.down.Store("node-s", true)
+		if err := hb.beat(ctx); err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			ap remediate.Approval
+			r  remediate.Result
+		}
+		done := make(chan result, 1)
+		go func() {
+			ap, r := approve(remediate.Action{Kind: remediate.Evict, Resource: remediate.Pods, Namespace: "shop", Name: "early"})
+			done <- result{ap, r}
+		}()
+		time.Sleep(3 * time.Second)
+		if p, err := admin.CoreV1().Pods("shop").Get(ctx, "early", metav1.GetOptions{}); err != nil {
+			t.Fatal(err)
+		} else if p.DeletionTimestamp != nil {
+			t.Fatal("the first eviction did not wait while node-s was NotReady")
+		}
+		hb.down.Delete("node-s")
+		if err := hb.beat(ctx); err != nil {
+			t.Fatal(err)
+		}
+		readyAgain := time.Now()
+		var res result
+		select {
+		case res = <-done:
+		case <-time.After(cfg.Gate.MaxWait + 30*time.Second):
+			t.Fatal("the first eviction never returned")
+		}
+		expect(t, res.r, remediate.OutcomeExecuted, "", "evicted pod shop/early")
+		if d := time.Since(readyAgain); d < cfg.Gate.Settle-2*cfg.Gate.Poll {
+			t.Errorf("the first eviction ran %s after node-s was Ready again, before the settle period (%s) was over", d, cfg.Gate.Settle)
+		}
+		if es := audit.entries(t, res.ap.ProposalID); len(es) != 2 || es[0].Event != remediate.EventWaiting ||
+			!strings.Contains(es[0].Message, "the cluster is not stable now: nodes not Ready: node-s") {
+			t.Errorf("audit of the first eviction: %+v", es)
+		}
+		// No kubelet finishes the deletion: take the pod away, or it would
+		// stay terminating and (rightly) keep the gate shut.
+		if err := admin.CoreV1().Pods("shop").Delete(ctx, "early", metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}); err != nil {
+			t.Fatal(err)
+		}
+	})
 
 	// (i) rollout undo restores the previous template.
 	var rev1 *appsv1.ReplicaSet
