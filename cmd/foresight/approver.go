@@ -229,19 +229,12 @@ func runApprover(ctx context.Context, args []string, stdout io.Writer, logger *s
 			}
 			// The audit's Kubernetes Events are created in the
 			// background: let the last ones out.
-			if c, ok := any(audit).(auditCloser); ok {
-				if err := c.Close(shut); err != nil {
-					logger.WarnContext(ctx, "audit Events still pending at exit (the JSON lines are written)", "err", err)
-				}
+			if err := audit.Close(shut); err != nil {
+				logger.WarnContext(ctx, "approver stopped with audit Events pending", "err", err)
 			}
 			return nil
 		}
 	}
-}
-
-// auditCloser flushes the audit's asynchronous Events.
-type auditCloser interface {
-	Close(ctx context.Context) error
 }
 
 // approverWarnings are the settings that work but may surprise: logged at
