@@ -63,14 +63,18 @@ type Rule struct {
 // (Kind.Disruptive).
 type GateConfig struct {
 	// Settle is how long the cluster must have been stable (every node
-	// Ready, no Pending pod newer than the last disruptive action, every
-	// PodDisruptionBudget healthy) before the next disruptive action runs.
-	// 0 means 2m.
+	// Ready; no pod terminating since the last disruptive action, and no
+	// pod created since then that is unschedulable or Pending for longer
+	// than Poll; every PodDisruptionBudget healthy) before the next
+	// disruptive action runs. The first one after a start runs at once
+	// if the cluster is stable, and otherwise waits for it to be stable
+	// this long too. 0 means 2m.
 	Settle time.Duration `yaml:"settle"`
 	// MaxWait is how long an approved disruptive action waits for the
 	// gate before it is refused (and reported back). 0 means 30m.
 	MaxWait time.Duration `yaml:"maxWait"`
-	// Poll is how often the gate re-checks stability. 0 means 10s.
+	// Poll is how often the gate re-checks stability (a new pod Pending
+	// for longer than this counts as unstable). 0 means 10s.
 	Poll time.Duration `yaml:"poll"`
 }
 
