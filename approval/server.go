@@ -246,6 +246,8 @@ func (s *Server) decide(ctx context.Context, r request) (Proposal, answer) {
 	case err != nil:
 		return p, answer{http.StatusBadRequest, outcomeMalformed, "Unreadable approval token: " + err.Error()}
 	case r.refuse != nil:
+		s.logger.WarnContext(ctx, "approval refused: the approver is not known or not allowed", "endpoint", r.endpoint, "reason", r.refuse.outcome,
+			"identity", r.identity, "proposal_id", p.ID)
 		s.audit(ctx, remediate.EventRefused, p, r, r.refuse.outcome, r.refuse.message)
 		return p, *r.refuse
 	}
