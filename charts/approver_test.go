@@ -446,10 +446,13 @@ func TestApproverServiceAccount(t *testing.T) {
 }
 
 // approverFlags are the flags of `foresight approver` (issue 8's CLI
-// contract).
+// contract, and who may approve: self-declared link names, Slack allow
+// lists). TestApproverPodStarts runs the real binary with the rendered
+// arguments, so a flag it does not have fails there too.
 var approverFlags = []string{
 	"--remediation-config", "--approval-key-file", "--listen", "--public-url", "--slack-signing-secret-file",
 	"--slack-token-file", "--result-webhook", "--identity-header", "--state-dir", "--audit-log", "--kubeconfig",
+	"--allow-self-declared-approvers", "--slack-allowed-teams", "--slack-allowed-channels", "--slack-allowed-users",
 }
 
 // TestApproverObjects checks that the approver's objects fit together for
@@ -479,6 +482,8 @@ func TestApproverObjects(t *testing.T) {
 			"--slack-token-file=/etc/foresight/approver/slack-token/bot-token",
 			"--result-webhook=https://hooks.example.com/foresight",
 			"--identity-header=X-Forwarded-Email",
+			"--slack-allowed-teams=T0FORESIGHT",
+			"--slack-allowed-channels=C0OPS,C0SRE",
 		}},
 		{"minimal", minimal, []string{
 			"approver",
