@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,72 @@ func TestServeUsage(t *testing.T) {
 		if code := run(context.Background(), args, strings.NewReader(""), io.Discard, &stderr); code != 2 {
 			t.Errorf("%v: exit %d, want 2:\n%s", args, code, stderr.String())
 		}
+	}
+}
+
+// --gc-percent applies unless the operator set GOGC, which wins.
+func TestGCTarget(t *testing.T) {
+	for _, tc := range []struct {
+		flag   int
+		gogc   string
+		want   int
+		wantOK bool
+	}{
+		{defaultGCPercent, "", 400, true},
+		{200, "", 200, true},
+		{0, "", 0, false},
+		{400, "100", 0, false},
+		{400, "off", 0, false},
+	} {
+		got, ok := gcTarget(tc.flag, func(k string) string {
+			if k == "GOGC" {
+				return tc.gogc
+			}
+			return ""
+		})
+		if got != tc.want || ok != tc.wantOK {
+			t.Errorf("gcTarget(%d, GOGC=%q) = %d, %v; want %d, %v", tc.flag, tc.gogc, got, ok, tc.want, tc.wantOK)
+		}
+	}
+}
+
+// The soft memory limit is 85% of the container's: cgroup v2 first, then
+// v1; none without a limit, and GOMEMLIMIT wins.
+func TestMemoryLimit(t *testing.T) {
+	files := func(m map[string]string) func(string) ([]byte, error) {
+		return func(p string) ([]byte, error) {
+			if v, ok := m[p]; ok {
+				return []byte(v), nil
+			}
+			return nil, os.ErrNotExist
+		}
+	}
+	const v2, v1 = "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+	for _, tc := range []struct {
+		name   string
+		env    string
+		files  map[string]string
+		want   int64
+		wantOK bool
+	}{
+		{"cgroup v2 512Mi", "", map[string]string{v2: "536870912\n"}, 536870912 / 100 * 85, true},
+		{"cgroup v2 unlimited", "", map[string]string{v2: "max\n"}, 0, false},
+		{"cgroup v1", "", map[string]string{v1: "1073741824\n"}, 1073741824 / 100 * 85, true},
+		{"cgroup v1 unlimited", "", map[string]string{v1: "9223372036854771712\n"}, 0, false},
+		{"no cgroup", "", nil, 0, false},
+		{"GOMEMLIMIT set", "400MiB", map[string]string{v2: "536870912\n"}, 0, false},
+		{"garbage", "", map[string]string{v2: "lots\n"}, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := memoryLimit(func(k string) string {
+				if k == "GOMEMLIMIT" {
+					return tc.env
+				}
+				return ""
+			}, files(tc.files))
+			if got != tc.want || ok != tc.wantOK {
+				t.Errorf("memoryLimit = %d, %v; want %d, %v", got, ok, tc.want, tc.wantOK)
+			}
+		})
 	}
 }
