@@ -104,7 +104,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		// memory limit: below it the collector runs harder instead.
 		if limit, ok := memoryLimit(os.Getenv, os.ReadFile); ok {
 			debug.SetMemoryLimit(limit)
-			logger.Info("garbage collector", "gc_percent", pct, "memory_limit_bytes", limit, "hint", "85% of the container's memory limit; set GOMEMLIMIT to choose")
+			logger.InfoContext(ctx, "garbage collector", "gc_percent", pct, "memory_limit_bytes", limit, "hint", "85% of the container's memory limit; set GOMEMLIMIT to choose")
 		}
 	}
 	sources, err := o.sources(logger)
