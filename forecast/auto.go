@@ -161,49 +161,11 @@ func detectorSpec(m *Model, sel *Selection) Spec {
 }
 
 func fitAuto(s Series, opts AutoOptions) (*Model, *Selection, error) {
-	if s.Step <= 0 {
-		return nil, nil, fmt.Errorf("series step %s: %w", s.Step, ErrBadStep)
+	st, only, onlySel, err := startSelection(s, opts)
+	if st == nil {
+		return only, onlySel, err
 	}
-	sel := &Selection{Horizon: opts.Horizon, Chosen: -1}
-	if sel.Horizon <= 0 {
-		sel.Horizon = defaultHorizon
-	}
-	y, _, err := cleanHistory(s.Values)
-	if err != nil {
-		return nil, nil, err
-	}
-	fitOpts := FitOptions{Horizon: sel.Horizon, MaxEvaluations: opts.MaxEvaluations}
-	if _, ok := constantValue(y); ok {
-		sel.Criterion = "constant history: no choice to make"
-		return fitOnly(s, Spec{}, fitOpts, sel)
-	}
-
-	periods := opts.Periods
-	switch {
-	case opts.NoSeason:
-		periods = nil
-		sel.Season.Reason = "seasonality switched off"
-	case len(periods) == 0:
-		sel.Season = DetectSeason(y, s.Step)
-		periods = sel.Season.Periods
-	default:
-		sel.Season = SeasonReport{Periods: slices.Clone(periods), Reason: "periods given"}
-	}
-	n := len(y)
-	from := max(initPoints, n/4)
-	if len(periods) > 0 {
-		m := periods[len(periods)-1]
-		from = max(from, initCyclesFor(n, m)*m)
-	}
-	sel.ScoredFrom = from
-	if n-from < 2*sel.Horizon {
-		spec := Spec{}
-		if len(periods) > 0 {
-			spec = Spec{Seasonality: SeasonAdditive, Periods: periods}
-		}
-		sel.Criterion = fmt.Sprintf("history too short to score candidates (%d steps after the %d that initialise the model, %d needed): fitted %s", n-from, from, 2*sel.Horizon, spec)
-		return fitOnly(s, spec, fitOpts, sel)
-	}
+	sel, y, periods, fitOpts, from := st.sel, st.y, st.periods, st.fitOpts, st.from
 
 	fitOpts.scoreFrom, fitOpts.initWindow = from, from
 	var best *Model
@@ -348,4 +310,68 @@ func Refit(s Series, sel *Selection, opts AutoOptions) (*Model, error) {
 		m.Notes = append(m.Notes, notef(NoteAnomalies, "%d values found wildly off were left out", n))
 	}
 	return m, err
+}
+
+// selectionStart is what FitAuto and its screened variant share before
+// they fit candidates: the selection so far, the cleaned history y, the
+// seasonal periods to try, the fit options, and the first step scored.
+type selectionStart struct {
+	sel     *Selection
+	y       []float64
+	periods []int
+	fitOpts FitOptions
+	n, from int
+}
+
+// startSelection checks s, detects (or takes) the season and decides where
+// scoring starts. When there is no choice to make (a constant history, or
+// one too short to score candidates on) it fits the one model there is and
+// returns a nil start with that model, its selection and its error.
+func startSelection(s Series, opts AutoOptions) (*selectionStart, *Model, *Selection, error) {
+	if s.Step <= 0 {
+		return nil, nil, nil, fmt.Errorf("series step %s: %w", s.Step, ErrBadStep)
+	}
+	sel := &Selection{Horizon: opts.Horizon, Chosen: -1}
+	if sel.Horizon <= 0 {
+		sel.Horizon = defaultHorizon
+	}
+	y, _, err := cleanHistory(s.Values)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fitOpts := FitOptions{Horizon: sel.Horizon, MaxEvaluations: opts.MaxEvaluations}
+	if _, ok := constantValue(y); ok {
+		sel.Criterion = "constant history: no choice to make"
+		m, sel, err := fitOnly(s, Spec{}, fitOpts, sel)
+		return nil, m, sel, err
+	}
+
+	periods := opts.Periods
+	switch {
+	case opts.NoSeason:
+		periods = nil
+		sel.Season.Reason = "seasonality switched off"
+	case len(periods) == 0:
+		sel.Season = DetectSeason(y, s.Step)
+		periods = sel.Season.Periods
+	default:
+		sel.Season = SeasonReport{Periods: slices.Clone(periods), Reason: "periods given"}
+	}
+	n := len(y)
+	from := max(initPoints, n/4)
+	if len(periods) > 0 {
+		m := periods[len(periods)-1]
+		from = max(from, initCyclesFor(n, m)*m)
+	}
+	sel.ScoredFrom = from
+	if n-from < 2*sel.Horizon {
+		spec := Spec{}
+		if len(periods) > 0 {
+			spec = Spec{Seasonality: SeasonAdditive, Periods: periods}
+		}
+		sel.Criterion = fmt.Sprintf("history too short to score candidates (%d steps after the %d that initialise the model, %d needed): fitted %s", n-from, from, 2*sel.Horizon, spec)
+		m, sel, err := fitOnly(s, spec, fitOpts, sel)
+		return nil, m, sel, err
+	}
+	return &selectionStart{sel: sel, y: y, periods: periods, fitOpts: fitOpts, n: n, from: from}, nil, nil, nil
 }

@@ -3,7 +3,6 @@ package forecast
 import (
 	"fmt"
 	"math"
-	"slices"
 )
 
 // screenCycles is the number of cycles of the longest period a screened
@@ -39,48 +38,11 @@ const screenCycles = 3
 //     its anomalies, and the chosen model's one full fit is on the history
 //     without them.
 func fitScreened(s Series, opts AutoOptions) (*Model, *Selection, error) {
-	if s.Step <= 0 {
-		return nil, nil, fmt.Errorf("series step %s: %w", s.Step, ErrBadStep)
+	st, only, onlySel, err := startSelection(s, opts)
+	if st == nil {
+		return only, onlySel, err
 	}
-	sel := &Selection{Horizon: opts.Horizon, Chosen: -1}
-	if sel.Horizon <= 0 {
-		sel.Horizon = defaultHorizon
-	}
-	y, _, err := cleanHistory(s.Values)
-	if err != nil {
-		return nil, nil, err
-	}
-	fitOpts := FitOptions{Horizon: sel.Horizon, MaxEvaluations: opts.MaxEvaluations}
-	if _, ok := constantValue(y); ok {
-		sel.Criterion = "constant history: no choice to make"
-		return fitOnly(s, Spec{}, fitOpts, sel)
-	}
-	periods := opts.Periods
-	switch {
-	case opts.NoSeason:
-		periods = nil
-		sel.Season.Reason = "seasonality switched off"
-	case len(periods) == 0:
-		sel.Season = DetectSeason(y, s.Step)
-		periods = sel.Season.Periods
-	default:
-		sel.Season = SeasonReport{Periods: slices.Clone(periods), Reason: "periods given"}
-	}
-	n := len(y)
-	from := max(initPoints, n/4)
-	if len(periods) > 0 {
-		m := periods[len(periods)-1]
-		from = max(from, initCyclesFor(n, m)*m)
-	}
-	sel.ScoredFrom = from
-	if n-from < 2*sel.Horizon {
-		spec := Spec{}
-		if len(periods) > 0 {
-			spec = Spec{Seasonality: SeasonAdditive, Periods: periods}
-		}
-		sel.Criterion = fmt.Sprintf("history too short to score candidates (%d steps after the %d that initialise the model, %d needed): fitted %s", n-from, from, 2*sel.Horizon, spec)
-		return fitOnly(s, spec, fitOpts, sel)
-	}
+	sel, y, periods, fitOpts, n, from := st.sel, st.y, st.periods, st.fitOpts, st.n, st.from
 
 	// The non-seasonal candidates, on the whole history.
 	screen := func(c Candidate, on Series, from int, coarse bool) *Model {
