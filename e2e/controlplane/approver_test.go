@@ -24,7 +24,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -52,21 +51,9 @@ import (
 // read-only ServiceAccount can perform none of the actions while the
 // approver's can perform exactly the allowlisted ones. About a minute.
 func TestApprover(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the control plane takes a while: not in -short")
-	}
-	if os.Getenv(cluster.EnvKubeconfig) != "" {
-		t.Skip("hand-made nodes with a fake heartbeat: only on the local control plane")
-	}
-	t.Parallel() // its own standalone control plane, beside TestRemediate's
 	ctx := t.Context()
 	dir := t.TempDir()
-	c, err := cluster.Start(ctx, cluster.Options{Dir: "/tmp/foresight-e2e-approver", NoKEDA: true, Standalone: true, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Stop)
-	e := &env{c: c, t0: time.Now()}
+	c, e := startStandalone(t, "approver")
 	admin := c.Client
 	bin := buildForesight(t, dir)
 
@@ -107,23 +94,7 @@ func TestApprover(t *testing.T) {
 	t.Cleanup(hook.Close)
 
 	// Hand-made nodes kept Ready; a, b and c may be cordoned, x may not.
-	nodes := []string{"node-a", "node-b", "node-c", "node-x"}
-	for _, n := range nodes {
-		labels := map[string]string{}
-		if n != "node-x" {
-			labels["foresight-e2e/cordon"] = "allowed"
-		}
-		if _, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n, Labels: labels}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	hb := &heartbeats{client: admin, nodes: nodes}
-	if err := hb.beat(ctx); err != nil {
-		t.Fatal(err)
-	}
-	hbCtx, stopHB := context.WithCancel(ctx)
-	defer stopHB()
-	go hb.run(hbCtx, t)
+	handMadeNodes(t, ctx, admin, []string{"node-a", "node-b", "node-c"}, "node-x")
 
 	// A Deployment at revision 2 whose undo the approver will be asked
 	// for, and its twin in a namespace the allowlist does not name. Zero

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,20 +194,8 @@ func (h *heartbeats) run(ctx context.Context, t *testing.T) {
 // are refused; a missing RBAC rule is named; a restarted executor recalls
 // the hour's budget and the gate from its Events. About two minutes.
 func TestRemediate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the control plane takes a while: not in -short")
-	}
-	if os.Getenv(cluster.EnvKubeconfig) != "" {
-		t.Skip("hand-made nodes with a fake heartbeat: only on the local control plane")
-	}
-	t.Parallel() // its own standalone control plane, beside TestApprover's
 	ctx := t.Context()
-	c, err := cluster.Start(ctx, cluster.Options{Dir: "/tmp/foresight-e2e-remediate", NoKEDA: true, Standalone: true, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Stop)
-	e := &env{c: c, t0: time.Now()}
+	c, e := startStandalone(t, "remediate")
 	admin := c.Client
 	if err := c.Apply(ctx, approverRBAC); err != nil {
 		t.Fatal(err)
@@ -223,23 +212,7 @@ func TestRemediate(t *testing.T) {
 	// Hand-made nodes (no kubelet): a and b may be cordoned, x may not;
 	// p hosts the pod a PodDisruptionBudget guards; s goes NotReady for a
 	// while during the gate's wait.
-	nodes := []string{"node-a", "node-b", "node-c", "node-x", "node-p", "node-s"}
-	for _, n := range nodes {
-		labels := map[string]string{}
-		if n == "node-a" || n == "node-b" || n == "node-c" {
-			labels["foresight-e2e/cordon"] = "allowed"
-		}
-		if _, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n, Labels: labels}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	hb := &heartbeats{client: admin, nodes: nodes}
-	if err := hb.beat(ctx); err != nil {
-		t.Fatal(err)
-	}
-	hbCtx, stopHB := context.WithCancel(ctx)
-	defer stopHB()
-	go hb.run(hbCtx, t)
+	hb := handMadeNodes(t, ctx, admin, []string{"node-a", "node-b", "node-c"}, "node-x", "node-p", "node-s")
 
 	// Running pods on node-p: guarded, which a PodDisruptionBudget
 	// protects (no disruption allowed), and victim and early, which
@@ -762,4 +735,49 @@ func waitEvent(t *testing.T, ctx context.Context, c kubernetes.Interface, ns, ob
 		}
 	}
 	t.Errorf("no %s Event on %s in namespace %s; the approver's Events there: %q", reason, object, ns, seen)
+}
+
+// startStandalone starts a control plane of the test's own (no KEDA, no
+// network namespace) in /tmp/foresight-e2e-NAME, beside the other tests'
+// (the test runs in parallel), and stops it when the test ends.
+func startStandalone(t *testing.T, name string) (*cluster.Cluster, *env) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("the control plane takes a while: not in -short")
+	}
+	if os.Getenv(cluster.EnvKubeconfig) != "" {
+		t.Skip("hand-made nodes with a fake heartbeat: only on the local control plane")
+	}
+	t.Parallel()
+	c, err := cluster.Start(t.Context(), cluster.Options{Dir: "/tmp/foresight-e2e-" + name, NoKEDA: true, Standalone: true, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	return c, &env{c: c, t0: time.Now()}
+}
+
+// handMadeNodes creates Nodes without a kubelet, the cordonable ones
+// labelled foresight-e2e/cordon=allowed, and keeps them all Ready with a
+// heartbeat until the test ends.
+func handMadeNodes(t *testing.T, ctx context.Context, admin kubernetes.Interface, cordonable []string, others ...string) *heartbeats {
+	t.Helper()
+	nodes := append(slices.Clone(cordonable), others...)
+	for _, n := range nodes {
+		labels := map[string]string{}
+		if slices.Contains(cordonable, n) {
+			labels["foresight-e2e/cordon"] = "allowed"
+		}
+		if _, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n, Labels: labels}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hb := &heartbeats{client: admin, nodes: nodes}
+	if err := hb.beat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hbCtx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	go hb.run(hbCtx, t)
+	return hb
 }
