@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -33,6 +34,7 @@ type approverRelease struct {
 	ServiceAccount      *corev1.ServiceAccount
 	PVC                 *corev1.PersistentVolumeClaim
 	ServiceMonitor      map[string]any
+	NetworkPolicy       *networkingv1.NetworkPolicy
 	ClusterRoles        map[string]*rbacv1.ClusterRole
 	ClusterRoleBindings map[string]*rbacv1.ClusterRoleBinding
 	Roles               map[string]*rbacv1.Role        // by namespace/name
@@ -89,6 +91,10 @@ func (a *approverRelease) add(t *testing.T, kind, doc string) {
 	case "ServiceMonitor":
 		once(a.ServiceMonitor != nil)
 		strict(&a.ServiceMonitor)
+	case "NetworkPolicy":
+		once(a.NetworkPolicy != nil)
+		a.NetworkPolicy = new(networkingv1.NetworkPolicy)
+		strict(a.NetworkPolicy)
 	case "ClusterRole":
 		r := new(rbacv1.ClusterRole)
 		strict(r)
@@ -767,4 +773,42 @@ func TestApproverExample(t *testing.T) {
 		t.Errorf("the example's remediation config: %v", err)
 	}
 	checkHardening(t, rel.Approver.Deployment)
+}
+
+// With approver.networkPolicy, only the listed peers reach the approver's
+// port, and the policy selects exactly the approver's pods; without it
+// (the default) there is none.
+func TestApproverNetworkPolicy(t *testing.T) {
+	if a := render(t, Options{ValueFiles: []string{approverValuesFile(t, []map[string]any{{"action": "cordon"}}, nil)}}).Approver; a.NetworkPolicy != nil {
+		t.Errorf("a NetworkPolicy without approver.networkPolicy.enabled:\n%+v", a.NetworkPolicy)
+	}
+	a := render(t, Options{ValueFiles: []string{approverValues}}).Approver
+	np := a.NetworkPolicy
+	if np == nil {
+		t.Fatal("approver.networkPolicy.enabled rendered no NetworkPolicy")
+	}
+	if got, want := np.Spec.PodSelector.MatchLabels, a.Deployment.Spec.Template.Labels; !selectorMatches(got, want) || !selectorMatches(got, a.Service.Spec.Selector) {
+		t.Errorf("podSelector %v does not select the approver's pods %v", got, want)
+	}
+	if len(np.Spec.PolicyTypes) != 1 || np.Spec.PolicyTypes[0] != networkingv1.PolicyTypeIngress || len(np.Spec.Ingress) != 1 {
+		t.Fatalf("want one Ingress rule, got types %v, %d rules", np.Spec.PolicyTypes, len(np.Spec.Ingress))
+	}
+	in := np.Spec.Ingress[0]
+	if len(in.From) != 2 || in.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "ingress-nginx" ||
+		in.From[1].PodSelector.MatchLabels["app.kubernetes.io/name"] != "prometheus" {
+		t.Errorf("from %+v, want the two peers of %s", in.From, approverValues)
+	}
+	if len(in.Ports) != 1 || in.Ports[0].Port.IntValue() != int(a.Deployment.Spec.Template.Spec.Containers[0].Ports[0].ContainerPort) {
+		t.Errorf("ports %+v, want the approver's container port only", in.Ports)
+	}
+}
+
+// selectorMatches reports whether every label of sel is in labels.
+func selectorMatches(sel, labels map[string]string) bool {
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return len(sel) > 0
 }
