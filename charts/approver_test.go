@@ -55,65 +55,64 @@ func (r *release) approver() *approverRelease {
 // type.
 func (a *approverRelease) add(t *testing.T, kind, doc string) {
 	t.Helper()
-	strict := func(into any) {
-		t.Helper()
-		if err := sigsyaml.UnmarshalStrict([]byte(doc), into); err != nil {
-			t.Fatalf("approver %s does not decode strictly into the API's type: %v\n%s", kind, err, doc)
-		}
-	}
-	once := func(seen bool) {
-		t.Helper()
-		if seen {
-			t.Errorf("a second approver %s rendered:\n%s", kind, doc)
-		}
-	}
+	const c = "approver"
 	switch kind {
 	case "Deployment":
-		once(a.Deployment != nil)
-		a.Deployment = new(appsv1.Deployment)
-		strict(a.Deployment)
+		decodeOne(t, c, kind, doc, &a.Deployment)
 	case "Service":
-		once(a.Service != nil)
-		a.Service = new(corev1.Service)
-		strict(a.Service)
+		decodeOne(t, c, kind, doc, &a.Service)
 	case "ConfigMap":
-		once(a.ConfigMap != nil)
-		a.ConfigMap = new(corev1.ConfigMap)
-		strict(a.ConfigMap)
+		decodeOne(t, c, kind, doc, &a.ConfigMap)
 	case "ServiceAccount":
-		once(a.ServiceAccount != nil)
-		a.ServiceAccount = new(corev1.ServiceAccount)
-		strict(a.ServiceAccount)
+		decodeOne(t, c, kind, doc, &a.ServiceAccount)
 	case "PersistentVolumeClaim":
-		once(a.PVC != nil)
-		a.PVC = new(corev1.PersistentVolumeClaim)
-		strict(a.PVC)
+		decodeOne(t, c, kind, doc, &a.PVC)
 	case "ServiceMonitor":
-		once(a.ServiceMonitor != nil)
-		strict(&a.ServiceMonitor)
+		if a.ServiceMonitor != nil {
+			t.Errorf("a second approver %s rendered:\n%s", kind, doc)
+		}
+		decodeStrict(t, c, kind, doc, &a.ServiceMonitor)
 	case "NetworkPolicy":
-		once(a.NetworkPolicy != nil)
-		a.NetworkPolicy = new(networkingv1.NetworkPolicy)
-		strict(a.NetworkPolicy)
+		decodeOne(t, c, kind, doc, &a.NetworkPolicy)
 	case "ClusterRole":
 		r := new(rbacv1.ClusterRole)
-		strict(r)
+		decodeStrict(t, c, kind, doc, r)
 		a.ClusterRoles[r.Name] = r
 	case "ClusterRoleBinding":
 		b := new(rbacv1.ClusterRoleBinding)
-		strict(b)
+		decodeStrict(t, c, kind, doc, b)
 		a.ClusterRoleBindings[b.Name] = b
 	case "Role":
 		r := new(rbacv1.Role)
-		strict(r)
+		decodeStrict(t, c, kind, doc, r)
 		a.Roles[r.Namespace+"/"+r.Name] = r
 	case "RoleBinding":
 		b := new(rbacv1.RoleBinding)
-		strict(b)
+		decodeStrict(t, c, kind, doc, b)
 		a.RoleBindings[b.Namespace+"/"+b.Name] = b
 	default:
 		t.Errorf("unexpected kind %s rendered for the approver: add it to this test, with its assertions", kind)
 	}
+}
+
+// decodeStrict decodes one rendered document of a component strictly into
+// the API's type.
+func decodeStrict(t *testing.T, component, kind, doc string, into any) {
+	t.Helper()
+	if err := sigsyaml.UnmarshalStrict([]byte(doc), into); err != nil {
+		t.Fatalf("%s %s does not decode strictly into the API's type: %v\n%s", component, kind, err, doc)
+	}
+}
+
+// decodeOne decodes a component's only object of a kind into a new *slot;
+// a second one of that kind is an error.
+func decodeOne[T any](t *testing.T, component, kind, doc string, slot **T) {
+	t.Helper()
+	if *slot != nil {
+		t.Errorf("a second %s %s rendered:\n%s", component, kind, doc)
+	}
+	*slot = new(T)
+	decodeStrict(t, component, kind, doc, *slot)
 }
 
 // approverValuesFile writes values that enable the approver with allow as

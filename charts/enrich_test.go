@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // enrichComponent is the app.kubernetes.io/component label of the
@@ -50,45 +49,28 @@ func (r *release) enrich() *enrichRelease {
 // its own) fails here.
 func (e *enrichRelease) add(t *testing.T, kind, doc string) {
 	t.Helper()
-	strict := func(into any) {
-		t.Helper()
-		if err := sigsyaml.UnmarshalStrict([]byte(doc), into); err != nil {
-			t.Fatalf("enrich %s does not decode strictly into the API's type: %v\n%s", kind, err, doc)
-		}
-	}
-	once := func(seen bool) {
-		t.Helper()
-		if seen {
-			t.Errorf("a second enrich %s rendered:\n%s", kind, doc)
-		}
-	}
+	const c = "enrich"
 	switch kind {
 	case "Deployment":
-		once(e.Deployment != nil)
-		e.Deployment = new(appsv1.Deployment)
-		strict(e.Deployment)
+		decodeOne(t, c, kind, doc, &e.Deployment)
 	case "Service":
-		once(e.Service != nil)
-		e.Service = new(corev1.Service)
-		strict(e.Service)
+		decodeOne(t, c, kind, doc, &e.Service)
 	case "ServiceAccount":
-		once(e.ServiceAccount != nil)
-		e.ServiceAccount = new(corev1.ServiceAccount)
-		strict(e.ServiceAccount)
+		decodeOne(t, c, kind, doc, &e.ServiceAccount)
 	case "PersistentVolumeClaim":
-		once(e.PVC != nil)
-		e.PVC = new(corev1.PersistentVolumeClaim)
-		strict(e.PVC)
+		decodeOne(t, c, kind, doc, &e.PVC)
 	case "ServiceMonitor":
-		once(e.ServiceMonitor != nil)
-		strict(&e.ServiceMonitor)
+		if e.ServiceMonitor != nil {
+			t.Errorf("a second enrich %s rendered:\n%s", kind, doc)
+		}
+		decodeStrict(t, c, kind, doc, &e.ServiceMonitor)
 	case "ClusterRole":
 		r := new(rbacv1.ClusterRole)
-		strict(r)
+		decodeStrict(t, c, kind, doc, r)
 		e.ClusterRoles[r.Name] = r
 	case "ClusterRoleBinding":
 		b := new(rbacv1.ClusterRoleBinding)
-		strict(b)
+		decodeStrict(t, c, kind, doc, b)
 		e.ClusterRoleBindings[b.Name] = b
 	default:
 		t.Errorf("unexpected kind %s rendered for the enrichment: add it to this test, with its assertions", kind)
