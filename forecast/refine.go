@@ -103,8 +103,11 @@ func reuseTrajectory(spare *trajectory, spareA []float64, c *coef, st *state, y 
 		tr.invB, tr.inv0, tr.inv1, tr.ys = buf(spare.invB), buf(spare.inv0), buf(spare.inv1), buf(spare.ys)
 	}
 	a := buf(spareA)
-	if !c.mult && st.nSeas == 0 {
+	switch {
+	case !c.mult && st.nSeas == 0:
 		return tr, a, tr.recordLevel(st, a)
+	case !c.mult && st.nSeas == 1:
+		return tr, a, tr.recordSeason(st, a)
 	}
 	w := st.clone()
 	var sse float64
@@ -161,6 +164,51 @@ func (tr *trajectory) recordLevel(st *state, a []float64) float64 {
 	return sse
 }
 
+// recordSeason is the loop of reuseTrajectory for the additive model with
+// one season: state.step's recurrences with the second season, whose one
+// placeholder component stays 0 (γ = 0), left out, and the seasonal
+// components updated in a scratch copy instead of a clone of st. The
+// operations on the values that remain are state.step's, in its order, so
+// the trajectory is the generic loop's to the last bit: ŷ = (B + s0) + 0
+// is B + s0, and x − x = 0 tests for a finite value as isFinite does.
+func (tr *trajectory) recordSeason(st *state, a []float64) float64 {
+	c := tr.c
+	season := scratch(tr.m0)
+	defer release(season)
+	copy(season, st.season[0])
+	j, m := st.phase[0], tr.m0
+	level, slope, resid := st.level, st.slope, st.resid
+	alpha, ab, phi, lambda, g := c.alpha, c.alpha*c.beta, c.phi, c.lambda, c.gamma[0]
+	var sse float64
+	for t, v := range tr.y {
+		trend := phi * slope
+		base := level + trend
+		s := season[j]
+		tr.base[t], tr.s0[t], tr.s1[t] = base, s, 0
+		yhat := base + s
+		r := resid
+		adjusted := yhat + lambda*r
+		if v-v == 0 { // finite
+			e := v - yhat
+			resid = e
+			level = base + alpha*e
+			slope = trend + ab*e
+			season[j] = s + g*e
+			a[t] = v - adjusted
+			tr.e[t] = a[t] + lambda*r
+			sse += a[t] * a[t]
+		} else {
+			level, slope = base, trend
+			resid *= lambda
+			a[t], tr.e[t] = 0, math.NaN()
+		}
+		if j++; j == m {
+			j = 0
+		}
+	}
+	return sse
+}
+
 // tangent returns Zv: the change of each residual a_t for a change v of the
 // initial state (ℓ, b, season 0, season 1), in out (length n).
 //
@@ -206,6 +254,28 @@ func (tr *trajectory) tangent(v, out []float64) {
 			B = phi*B + ab*dE
 			out[t] = dE - lambda*R
 			R = dE
+		}
+		return
+	}
+	if tr.nSeas == 1 && !c.mult {
+		// One season: the default case below without the second
+		// season's terms, which stay 0.
+		for t := range tr.y {
+			dBase := L + phi*B
+			if e := tr.e[t]; e != e {
+				out[t] = 0
+				L, B, R = dBase, phi*B, lambda*R
+			} else {
+				dE := -(dBase + s0[j0])
+				L = dBase + alpha*dE
+				B = phi*B + ab*dE
+				s0[j0] += g0 * dE
+				out[t] = dE - lambda*R
+				R = dE
+			}
+			if j0++; j0 == tr.m0 {
+				j0 = 0
+			}
 		}
 		return
 	}
@@ -275,6 +345,29 @@ func (tr *trajectory) adjoint(w, out []float64) {
 		}
 		clear(out)
 		out[0], out[1] = L, B
+		return
+	}
+	if tr.nSeas == 1 && !c.mult {
+		// One season: the default case below without the second
+		// season's terms (γ₁ = 0).
+		for t := n - 1; t >= 0; t-- {
+			if e := tr.e[t]; e != e {
+				B, R = phi*(L+B), lambda*R
+			} else {
+				bE := w[t] + R + alpha*L + ab*B + g0*s0[j0]
+				bBase := L - bE
+				s0[j0] -= bE
+				R = -lambda * w[t]
+				B = phi*bBase + phi*B
+				L = bBase
+			}
+			if j0--; j0 < 0 {
+				j0 = tr.m0 - 1
+			}
+		}
+		clear(out)
+		out[0], out[1] = L, B
+		copy(out[tr.offS0:tr.offS0+tr.m0], s0)
 		return
 	}
 	for t := n - 1; t >= 0; t-- {
@@ -516,7 +609,11 @@ func (tr *trajectory) columnScale() []float64 {
 		}
 		return 1
 	}
-	scale[0], scale[1] = norm(0), norm(1)
+	scale[0], scale[1] = norm(0), 1
+	if tr.c.phi != 0 {
+		// Without a trend (φ = 0) the slope's column is 0: dB = dℓ + 0·db.
+		scale[1] = norm(1)
+	}
 	for k, off := range []int{tr.offS0, tr.offS1}[:tr.nSeas] {
 		m := []int{tr.m0, tr.m1}[k]
 		s := norm(off)
