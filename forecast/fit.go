@@ -596,6 +596,12 @@ func sseKernel(c *coef, st *state, y []float64) float64 {
 	base := st.level + pb
 	r := st.resid
 	var sse float64
+	if phi == 0 && st.nSeas <= 1 {
+		// Without a trend (every model FitAuto chooses from), P stays 0.
+		sse, base, r, j0 = sseNoTrend(k, lambda, g0, base, r, s0, j0, st.nSeas == 1, y)
+		st.level, st.slope, st.resid, st.phase = base, 0, r, [2]int{j0, j1}
+		return sse
+	}
 	// The neutral one-component placeholder of an unused season must not
 	// be read and written every step: the store-to-load forwarding would
 	// sit on the critical path. Hence the loop per number of seasons.
@@ -671,6 +677,49 @@ func sseKernel(c *coef, st *state, y []float64) float64 {
 	}
 	st.resid, st.phase = r, [2]int{j0, j1}
 	return sse
+}
+
+// sseNoTrend is sseKernel's loop for φ = 0 and at most one season: with
+// P_t = 0 the recurrence is B_{t+1} = (1 − K)·B_t + K·(y_t − S_t), and B
+// waits on one multiplication and one addition of itself, where the
+// general loop's path through P adds three operations for every two steps.
+// The operations are the general loop's (its φ·P term is an exact 0), so
+// the SSE is the same to the last bit. It returns the SSE and the final
+// B, r and phase.
+func sseNoTrend(k, lambda, g float64, base, r float64, season []float64, j int, seasonal bool, y []float64) (sse, b, rOut float64, jOut int) {
+	oneMinusK := 1 - k
+	if !seasonal {
+		for _, v := range y {
+			if v == v { // not NaN
+				e := v - base
+				a := e - lambda*r
+				sse += a * a
+				r = e
+				base = oneMinusK*base + k*v
+			} else {
+				r *= lambda
+			}
+		}
+		return sse, base, r, j
+	}
+	m := len(season)
+	for _, v := range y {
+		u := v - season[j]
+		if u == u {
+			e := u - base
+			a := e - lambda*r
+			sse += a * a
+			r = e
+			season[j] += g * e
+			base = oneMinusK*base + k*u
+		} else {
+			r *= lambda
+		}
+		if j++; j == m {
+			j = 0
+		}
+	}
+	return sse, base, r, j
 }
 
 func sseMultiplicative(c *coef, st *state, y []float64) float64 {
