@@ -6,6 +6,7 @@ package policy
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/foresight-aiops/foresight/forecast"
@@ -140,8 +141,66 @@ type Decision struct {
 	// Reason says which of forecast, reactive value, cap, bound or fallback
 	// decided.
 	Reason Reason
-	// Detail explains Reason in words for a log line.
-	Detail string
+	// Note, if set, is added to Detail: what the caller knows and the
+	// policy does not (the scaler: the datasource is unreachable).
+	Note string
+
+	// why holds what Detail explains: Decide runs on every request (twice
+	// a KEDA poll), an explanation is rarely asked for, so its words are
+	// formatted only then.
+	why why
+}
+
+// why is what decided a Decision, for Detail.
+type why struct {
+	kind                    whyKind
+	fallback                Reason // with whyFallback and whyNoData
+	reactive, capped, peak  float64
+	leadTime                time.Duration
+	peakCapFactor, headroom float64
+	minReplicas             int // set when raised to it
+	maxReplicas             int // set when held to it
+}
+
+type whyKind uint8
+
+const (
+	whyNoData whyKind = iota
+	whyFallback
+	whyForecast
+	whyPeakCap
+	whyReactive
+)
+
+// Detail explains Reason in words for a log line or an explanation.
+func (d Decision) Detail() string {
+	w := d.why
+	var b strings.Builder
+	switch w.kind {
+	case whyNoData:
+		b.WriteString("no forecast (" + string(w.fallback) + ") and no current load")
+	case whyFallback:
+		fmt.Fprintf(&b, "serving the current load %g: %s", w.reactive, fallbackDetail(w.fallback))
+	case whyForecast:
+		fmt.Fprintf(&b, "predicted load %g over the next %s", d.Predicted, w.leadTime)
+	case whyPeakCap:
+		fmt.Fprintf(&b, "predicted load %g capped at %g × the peak %g", d.Predicted, w.peakCapFactor, w.peak)
+	case whyReactive:
+		fmt.Fprintf(&b, "current load %g is at least the predicted %g", w.reactive, w.capped)
+	}
+	if w.headroom > 0 {
+		fmt.Fprintf(&b, "; plus %g%% headroom", 100*w.headroom)
+	}
+	if w.minReplicas != 0 {
+		fmt.Fprintf(&b, "; raised to min replicas %d", w.minReplicas)
+	}
+	if w.maxReplicas != 0 {
+		fmt.Fprintf(&b, "; held to max replicas %d", w.maxReplicas)
+	}
+	if d.Note != "" {
+		b.WriteString("; " + d.Note)
+	}
+	return b.String()
 }
 
 // Decide returns the replica target.
@@ -164,16 +223,16 @@ func Decide(p Params, in Input) Decision {
 		reactive = math.NaN()
 	}
 
-	predicted, why := predictedLoad(p, in)
+	predicted, fallback := predictedLoad(p, in)
 	switch {
-	case why != "" && math.IsNaN(reactive):
+	case fallback != "" && math.IsNaN(reactive):
 		d.Load, d.Reason = math.NaN(), ReasonNoData
-		d.Detail = "no forecast (" + string(why) + ") and no current load"
+		d.why = why{kind: whyNoData, fallback: fallback}
 		d.Replicas = p.MinReplicas
 		return d
-	case why != "":
-		d.Load, d.Reason = reactive, why
-		d.Detail = fmt.Sprintf("serving the current load %g: %s", reactive, fallbackDetail(why))
+	case fallback != "":
+		d.Load, d.Reason = reactive, fallback
+		d.why = why{kind: whyFallback, fallback: fallback, reactive: reactive}
 	default:
 		d.Predicted = predicted
 		capped := predicted
@@ -184,20 +243,20 @@ func Decide(p Params, in Input) Decision {
 		switch {
 		case math.IsNaN(reactive) || capped > reactive:
 			d.Load, d.Reason = capped, ReasonForecast
-			d.Detail = fmt.Sprintf("predicted load %g over the next %s", predicted, p.LeadTime)
+			d.why = why{kind: whyForecast, leadTime: p.LeadTime}
 			if capReason != "" {
 				d.Reason = capReason
-				d.Detail = fmt.Sprintf("predicted load %g capped at %g × the peak %g", predicted, p.PeakCapFactor, in.Peak)
+				d.why = why{kind: whyPeakCap, peakCapFactor: p.PeakCapFactor, peak: in.Peak}
 			}
 		default:
 			d.Load, d.Reason = reactive, ReasonReactive
-			d.Detail = fmt.Sprintf("current load %g is at least the predicted %g", reactive, capped)
+			d.why = why{kind: whyReactive, reactive: reactive, capped: capped}
 		}
 	}
 
 	if p.Headroom > 0 {
 		d.Load *= 1 + p.Headroom
-		d.Detail += fmt.Sprintf("; plus %g%% headroom", 100*p.Headroom)
+		d.why.headroom = p.Headroom
 	}
 	// Bounded before the conversion: int(x) of a float beyond the int range
 	// is undefined (math.MinInt64 on amd64), which would turn a huge load
@@ -208,7 +267,7 @@ func Decide(p Params, in Input) Decision {
 		if !d.Reason.Fallback() {
 			d.Reason = ReasonMinReplicas
 		}
-		d.Detail += fmt.Sprintf("; raised to min replicas %d", p.MinReplicas)
+		d.why.minReplicas = p.MinReplicas
 	}
 	if p.MaxReplicas > 0 && d.Replicas > p.MaxReplicas {
 		d.Replicas = p.MaxReplicas
@@ -216,7 +275,7 @@ func Decide(p Params, in Input) Decision {
 		if !d.Reason.Fallback() {
 			d.Reason = ReasonMaxReplicas // a fallback stays visible as such
 		}
-		d.Detail += fmt.Sprintf("; held to max replicas %d", p.MaxReplicas)
+		d.why.maxReplicas = p.MaxReplicas
 	}
 	return d
 }

@@ -1,8 +1,11 @@
 package policy
 
 import (
+	"flag"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +30,12 @@ func fc(start time.Time, step time.Duration, upper ...float64) *forecast.Forecas
 // the default lead time of 5 minutes, the first 6 values are in the window.
 func fromNow(upper ...float64) *forecast.Forecast { return fc(now, time.Minute, upper...) }
 
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// TestDecide checks each case's decision, and its Detail against
+// testdata/detail.golden (go test -update rewrites it).
 func TestDecide(t *testing.T) {
+	var details strings.Builder
 	nan, inf := math.NaN(), math.Inf(1)
 	base := Params{TargetPerReplica: 10}
 	with := func(f func(*Params)) Params {
@@ -309,15 +317,35 @@ func TestDecide(t *testing.T) {
 			d := Decide(tc.p, tc.in)
 			if d.Reason != tc.reason || d.Replicas != tc.replicas || !same(d.Load, tc.load) || !same(d.Predicted, tc.predicted) {
 				t.Errorf("Decide = {Reason: %s, Replicas: %d, Load: %g, Predicted: %g}\nwant   {Reason: %s, Replicas: %d, Load: %g, Predicted: %g}\ndetail: %s",
-					d.Reason, d.Replicas, d.Load, d.Predicted, tc.reason, tc.replicas, tc.load, tc.predicted, d.Detail)
+					d.Reason, d.Replicas, d.Load, d.Predicted, tc.reason, tc.replicas, tc.load, tc.predicted, d.Detail())
 			}
-			if d.Detail == "" {
+			if d.Detail() == "" {
 				t.Error("no Detail")
 			}
+			fmt.Fprintf(&details, "%s: %s\n", tc.name, d.Detail())
 			if math.IsNaN(d.Load) != (d.Reason == ReasonNoData) {
 				t.Errorf("Load %g with reason %s: want NaN exactly for %s", d.Load, d.Reason, ReasonNoData)
 			}
 		})
+	}
+	golden(t, "detail.golden", details.String())
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -update writes it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("details differ from %s (go test -update rewrites it):\n got:\n%s\nwant:\n%s", path, got, want)
 	}
 }
 
@@ -379,7 +407,7 @@ func TestDecideLeadWindow(t *testing.T) {
 				want = high
 			}
 			if d.Reason != ReasonForecast || d.Predicted != want {
-				t.Errorf("Decide = %s, predicted %g; want %s, predicted %g (%s)", d.Reason, d.Predicted, ReasonForecast, want, d.Detail)
+				t.Errorf("Decide = %s, predicted %g; want %s, predicted %g (%s)", d.Reason, d.Predicted, ReasonForecast, want, d.Detail())
 			}
 		})
 	}

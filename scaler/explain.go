@@ -45,7 +45,7 @@ func (f *ForecastsServer) Explain(ctx context.Context, req *foresightv1.ExplainR
 		Served:      pred.Served,
 		Replicas:    int32(min(pred.Replicas, math.MaxInt32)),
 		Reason:      string(pred.Decision.Reason),
-		Detail:      pred.Decision.Detail,
+		Detail:      pred.Decision.Detail(),
 		Mode:        string(pred.Mode),
 		Stale:       pred.Stale,
 		History: &foresightv1.History{

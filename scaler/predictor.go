@@ -263,7 +263,7 @@ func (pr *Predictor) answer(e *entry, p Policy, now time.Time) (Prediction, erro
 	if stale && in.Forecast != nil {
 		// The datasource is down: the last current load is old, so hold
 		// the larger of it and the forecast for now.
-		pred.Decision.Detail += "; datasource unreachable, serving the last values"
+		pred.Decision.Note = "datasource unreachable, serving the last values"
 	}
 	if math.IsNaN(served.Load) {
 		if e.readErr != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -154,7 +155,7 @@ func leadsTheRamp(t *testing.T, start func(testing.TB, ...tsdbtest.Series) *tsdb
 		pred, err = pr.Predict(ctx, ref, p)
 		return err == nil && pred.Model != ""
 	})
-	t.Logf("at %s: current %.1f, served %.1f (%s), %d replicas, model %s", c.Now().Format("15:04"), pred.Reactive, pred.Served, pred.Decision.Detail, pred.Replicas, pred.Model)
+	t.Logf("at %s: current %.1f, served %.1f (%s), %d replicas, model %s", c.Now().Format("15:04"), pred.Reactive, pred.Served, pred.Decision.Detail(), pred.Replicas, pred.Model)
 	if pred.Decision.Reason != policy.ReasonForecast {
 		t.Errorf("reason %s, want forecast", pred.Decision.Reason)
 	}
@@ -204,6 +205,9 @@ func staleness(t *testing.T, start func(testing.TB, ...tsdbtest.Series) *tsdbtes
 	})
 	if stale.Served < before.Reactive-1 {
 		t.Errorf("stale answer %g, below the last current load %g", stale.Served, before.Reactive)
+	}
+	if d := stale.Decision.Detail(); !strings.HasSuffix(d, "; datasource unreachable, serving the last values") {
+		t.Errorf("stale answer's detail %q does not say the datasource is unreachable", d)
 	}
 	c.Set(now.Add(11 * time.Minute))
 	_, err := pr.Predict(ctx, ref, p)
