@@ -239,6 +239,21 @@ func (tr *trajectory) tangent(v, out []float64) {
 	}
 	j0, j1 := tr.startPhase[0], tr.startPhase[1]
 	alpha, ab, phi, lambda, g0, g1 := c.alpha, c.alpha*c.beta, c.phi, c.lambda, c.gamma[0], c.gamma[1]
+	if tr.nSeas == 0 && !c.mult && phi == 0 && ab == 0 {
+		// Nor a trend: the slope's terms are 0 too.
+		for t := range tr.y {
+			if e := tr.e[t]; e != e {
+				out[t] = 0
+				R = lambda * R
+				continue
+			}
+			dE := -L
+			L += alpha * dE
+			out[t] = dE - lambda*R
+			R = dE
+		}
+		return
+	}
 	if tr.nSeas == 0 && !c.mult {
 		// Without a season: the default case below without its seasonal
 		// terms, which stay 0.
@@ -254,6 +269,26 @@ func (tr *trajectory) tangent(v, out []float64) {
 			B = phi*B + ab*dE
 			out[t] = dE - lambda*R
 			R = dE
+		}
+		return
+	}
+	if tr.nSeas == 1 && !c.mult && phi == 0 && ab == 0 {
+		// One season and no trend: the default case below without the
+		// second season's terms and the slope's, which stay 0.
+		for t := range tr.y {
+			if e := tr.e[t]; e != e {
+				out[t] = 0
+				R = lambda * R
+			} else {
+				dE := -(L + s0[j0])
+				L += alpha * dE
+				s0[j0] += g0 * dE
+				out[t] = dE - lambda*R
+				R = dE
+			}
+			if j0++; j0 == tr.m0 {
+				j0 = 0
+			}
 		}
 		return
 	}
@@ -329,6 +364,21 @@ func (tr *trajectory) adjoint(w, out []float64) {
 	j0 := (tr.startPhase[0] + n - 1) % tr.m0
 	j1 := (tr.startPhase[1] + n - 1) % tr.m1
 	alpha, beta, ab, phi, lambda, g0, g1 := c.alpha, c.beta, c.alpha*c.beta, c.phi, c.lambda, c.gamma[0], c.gamma[1]
+	if tr.nSeas == 0 && !c.mult && phi == 0 && ab == 0 {
+		// Nor a trend: the slope's terms are 0 too.
+		for t := n - 1; t >= 0; t-- {
+			if e := tr.e[t]; e != e {
+				R = lambda * R
+				continue
+			}
+			bE := w[t] + R + alpha*L
+			R = -lambda * w[t]
+			L -= bE
+		}
+		clear(out)
+		out[0] = L
+		return
+	}
 	if tr.nSeas == 0 && !c.mult {
 		// Without a season: the default case below without its seasonal
 		// terms (γ = 0).
@@ -345,6 +395,27 @@ func (tr *trajectory) adjoint(w, out []float64) {
 		}
 		clear(out)
 		out[0], out[1] = L, B
+		return
+	}
+	if tr.nSeas == 1 && !c.mult && phi == 0 && ab == 0 {
+		// One season and no trend: the default case below without the
+		// second season's terms and the slope's (γ₁ = φ = αβ = 0).
+		for t := n - 1; t >= 0; t-- {
+			if e := tr.e[t]; e != e {
+				R = lambda * R
+			} else {
+				bE := w[t] + R + alpha*L + g0*s0[j0]
+				s0[j0] -= bE
+				R = -lambda * w[t]
+				L -= bE
+			}
+			if j0--; j0 < 0 {
+				j0 = tr.m0 - 1
+			}
+		}
+		clear(out)
+		out[0] = L
+		copy(out[tr.offS0:tr.offS0+tr.m0], s0)
 		return
 	}
 	if tr.nSeas == 1 && !c.mult {
