@@ -157,6 +157,19 @@ type entry struct {
 	refreshed  time.Time
 	lastUsed   time.Time
 	readErr    error
+	// last is the last forecast made, kept because every request until
+	// the model's next step asks for the same one.
+	last lastForecast
+}
+
+// lastForecast is a forecast of model from its state at next, steps long
+// at quantile q.
+type lastForecast struct {
+	model *forecast.Model
+	next  time.Time
+	steps int
+	q     float64
+	f     forecast.Forecast
 }
 
 // NewPredictor returns a Predictor reading from sources.
@@ -275,7 +288,10 @@ func (pr *Predictor) answer(e *entry, p Policy, now time.Time) (Prediction, erro
 	return pred, nil
 }
 
-// forecastUntil forecasts from the model's last observation to until.
+// forecastUntil forecasts from the model's last observation to until. The
+// caller holds e.mu and must not modify the forecast's slices: the same
+// forecast answers every request until the model moves on a step (its
+// state is then at another Next) or is refitted (another Model).
 func (e *entry) forecastUntil(until time.Time, q float64) (forecast.Forecast, error) {
 	m := e.model
 	// The last step must reach until: round up.
@@ -286,7 +302,15 @@ func (e *entry) forecastUntil(until time.Time, q float64) (forecast.Forecast, er
 	if steps > 100_000 {
 		return forecast.Forecast{}, fmt.Errorf("the model is %d steps behind", steps)
 	}
-	return m.Predict(steps, q)
+	if l := &e.last; l.model == m && l.next.Equal(m.Next) && l.steps == steps && l.q == q {
+		return l.f, nil
+	}
+	f, err := m.Predict(steps, q)
+	if err != nil {
+		return f, err
+	}
+	e.last = lastForecast{model: m, next: m.Next, steps: steps, q: q, f: f}
+	return f, nil
 }
 
 func policyParams(p Policy) policy.Params {

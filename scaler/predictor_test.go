@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -373,4 +374,53 @@ func TestPredictorAnomalyWindows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// forecastUntil keeps its last forecast, and makes a new one when the
+// horizon, the quantile, the model's state or the model changes: each
+// answer equals a fresh Model.Predict.
+func TestForecastUntilKeepsTheLast(t *testing.T) {
+	start := time.Date(2026, 3, 16, 0, 0, 0, 0, time.UTC)
+	fit := func(level float64) *forecast.Model {
+		s := forecast.Series{Start: start, Step: time.Minute, Values: make([]float64, 2*24*60)}
+		for i := range s.Values {
+			s.Values[i] = level + 50*math.Sin(2*math.Pi*float64(i)/(24*60)) + float64(i%7)
+		}
+		m, _, err := forecast.FitAuto(s, forecast.AutoOptions{Horizon: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	e := &entry{model: fit(100)}
+	check := func(what string, until time.Time, q float64) forecast.Forecast {
+		t.Helper()
+		got, err := e.forecastUntil(until, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps := int((until.Sub(e.model.Next)+time.Minute-1)/time.Minute) + 1
+		want, err := e.model.Predict(steps, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Start.Equal(want.Start) || !slices.Equal(got.Upper, want.Upper) || !slices.Equal(got.Lower, want.Lower) || !slices.Equal(got.Mean, want.Mean) {
+			t.Errorf("%s: forecast from %s %v, want from %s %v", what, got.Start, got.Upper, want.Start, want.Upper)
+		}
+		return got
+	}
+	next := e.model.Next
+	first := check("first", next.Add(5*time.Minute), 0.9)
+	if again := check("same request", next.Add(4*time.Minute+30*time.Second), 0.9); &again.Upper[0] != &first.Upper[0] {
+		t.Error("the same request made a new forecast")
+	}
+	check("longer horizon", next.Add(10*time.Minute), 0.9)
+	check("another quantile", next.Add(10*time.Minute), 0.95)
+	// The same number of steps from the state a step on, and from another
+	// model's state at the same time.
+	e.model.Observe(500)
+	check("after an observation", next.Add(11*time.Minute), 0.95)
+	e.model = fit(200)
+	e.model.Observe(500)
+	check("another model", next.Add(11*time.Minute), 0.95)
 }

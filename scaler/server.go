@@ -120,7 +120,7 @@ func (s *Server) IsActive(ctx context.Context, ref *externalscaler.ScaledObjectR
 	if err != nil {
 		return nil, err
 	}
-	pred, err := s.predict(ctx, ref)
+	pred, err := s.predictWith(ctx, ref, p)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +161,11 @@ func (s *Server) predict(ctx context.Context, ref *externalscaler.ScaledObjectRe
 	if err != nil {
 		return Prediction{}, err
 	}
+	return s.predictWith(ctx, ref, p)
+}
+
+// predictWith is predict with ref's policy decoded.
+func (s *Server) predictWith(ctx context.Context, ref *externalscaler.ScaledObjectRef, p Policy) (Prediction, error) {
 	pred, err := s.pred.Predict(ctx, Ref{Namespace: ref.GetNamespace(), Name: ref.GetName()}, p)
 	if err != nil {
 		return pred, s.status(ctx, ref, err)
