@@ -109,36 +109,43 @@ func initialState(spec Spec, y []float64) State {
 // points weigh one half, so that it is centred on a sample.
 func centredMovingAverage(y []float64, m int) []float64 {
 	n := len(y)
+	// Prefix sums of the finite values and their count, accumulated in
+	// registers (through the arrays, each step would wait on the store of
+	// the one before); x − x = 0 tests for a finite value.
 	sum, cnt := scratch(n+1), scratch(n+1)
 	defer release(sum, cnt)
+	var total, count float64
 	sum[0], cnt[0] = 0, 0
 	for i, v := range y {
-		sum[i+1], cnt[i+1] = sum[i], cnt[i]
-		if isFinite(v) {
-			sum[i+1] += v
-			cnt[i+1]++
+		if v-v == 0 {
+			total += v
+			count++
 		}
+		sum[i+1], cnt[i+1] = total, count
 	}
 	out := make([]float64, n)
+	nan := math.NaN()
+	for t := range out {
+		out[t] = nan
+	}
 	h := m / 2
-	for t := range y {
-		out[t] = math.NaN()
-		if t-h < 0 || t+h >= n {
-			continue
-		}
+	half := float64(m) / 2
+	for t := h; t+h < n; t++ {
 		var s, w float64
 		if m%2 == 1 {
 			s, w = sum[t+h+1]-sum[t-h], cnt[t+h+1]-cnt[t-h]
 		} else {
 			s, w = sum[t+h]-sum[t-h+1], cnt[t+h]-cnt[t-h+1]
-			for _, v := range [2]float64{y[t-h], y[t+h]} {
-				if isFinite(v) {
-					s += v / 2
-					w += 0.5
-				}
+			if v := y[t-h]; v-v == 0 {
+				s += v / 2
+				w += 0.5
+			}
+			if v := y[t+h]; v-v == 0 {
+				s += v / 2
+				w += 0.5
 			}
 		}
-		if w >= float64(m)/2 {
+		if w >= half {
 			out[t] = s / w
 		}
 	}
