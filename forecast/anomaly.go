@@ -1,7 +1,5 @@
 package forecast
 
-import "math"
-
 // Defaults of anomaly rejection.
 const (
 	// AnomalyK is how many robust standard deviations of the one-step error
@@ -39,80 +37,16 @@ const (
 // longest season, or 60 steps without one.
 func (m *Model) Anomalies(y []float64, maxRun int) []bool {
 	flags := make([]bool, len(y))
-	if m.constant || m.init.season[0] == nil {
+	f, ok := m.rejectFilter(y, maxRun)
+	if !ok {
 		return flags
 	}
-	if maxRun <= 0 {
-		maxRun = 60
-		if p := m.Spec.longestPeriod(); p > 0 {
-			maxRun = max(p/8, 1)
+	for t, v := range y {
+		rejected, back := f.step(v)
+		flags[t] = rejected
+		for i := t - back; i < t; i++ {
+			flags[i] = false
 		}
-	}
-	st := m.init.clone()
-	errs := make([]float64, 0, len(y))
-	for _, v := range y {
-		if e := v - st.step(&m.coef, v); isFinite(e) {
-			errs = append(errs, math.Abs(e))
-		}
-	}
-	if len(errs) == 0 {
-		return flags
-	}
-	scale2 := math.Pow(1.4826*nthSmallest(errs, len(errs)/2), 2)
-	if !(scale2 > 0) {
-		return flags
-	}
-	const (
-		lambdaSigma = 0.1
-		biweightK   = 2.0
-		biweightC   = 2.52
-	)
-	rho := func(x float64) float64 {
-		if math.Abs(x) > biweightK {
-			return biweightC
-		}
-		u := 1 - (x/biweightK)*(x/biweightK)
-		return biweightC * (1 - u*u*u)
-	}
-	st = m.init.clone()
-	run := 0
-	var before state // the state when the current run began
-	var scaleBefore float64
-	phi1 := phiSum(m.coef.phi, 1)
-	for t := 0; t < len(y); t++ {
-		v := y[t]
-		yhat := st.predict(&m.coef, 1, phi1, m.coef.lambda)
-		e := v - yhat
-		if !isFinite(e) {
-			st.step(&m.coef, v)
-			continue
-		}
-		sigma := math.Sqrt(scale2)
-		if math.Abs(e) > AnomalyK*sigma && math.Abs(e) > AnomalyMinRelative*math.Abs(yhat) {
-			if run == 0 {
-				before, scaleBefore = st.clone(), scale2
-			}
-			if run < maxRun {
-				flags[t] = true
-				run++
-				st.step(&m.coef, math.NaN())
-				continue
-			}
-			// A change, not an anomaly: take the run back and accept it.
-			start := t - run
-			for i := start; i < t; i++ {
-				flags[i] = false
-			}
-			st, scale2 = before, scaleBefore
-			for i := start; i <= t; i++ {
-				st.step(&m.coef, y[i])
-			}
-			run = 0
-			continue
-		}
-		run = 0
-		scale2 = lambdaSigma*rho(e/sigma)*scale2 + (1-lambdaSigma)*scale2
-		st.step(&m.coef, v)
 	}
 	return flags
 }
