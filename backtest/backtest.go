@@ -42,6 +42,11 @@ type Config struct {
 	// otherwise they are detected at each refit.
 	Season   []int
 	NoSeason bool
+	// ExcludeAnomalies is the scaler's excludeAnomalies: each refit leaves
+	// out the values the model finds wildly off, and live values far below
+	// the forecast (an outage's collapse) are observed as missing
+	// (forecast.Guard), so the forecast holds through an outage.
+	ExcludeAnomalies bool
 }
 
 func (c Config) withDefaults(step time.Duration, n int) Config {
@@ -197,6 +202,7 @@ func Run(ctx context.Context, s forecast.Series, cfg Config) (*Result, error) {
 	}
 
 	var model *forecast.Model
+	var guard *forecast.Guard
 	var peak float64
 	known := 0 // values y[:known] are in the model
 	nextRefit := warm
@@ -213,11 +219,19 @@ func Run(ctx context.Context, s forecast.Series, cfg Config) (*Result, error) {
 		seen := t - lag + 1 // y[:seen] are known at t
 		if t >= nextRefit {
 			model, peak = refit(s, seen, hist, cfg, res)
+			guard = nil
+			if model != nil && cfg.ExcludeAnomalies {
+				guard = forecast.NewGuard(model, y[max(0, seen-hist):seen], 0)
+			}
 			known = seen
 			nextRefit = t + refitEvery
 		}
 		for ; model != nil && known < seen; known++ {
-			model.Observe(y[known])
+			if guard != nil {
+				guard.Observe(y[known])
+			} else {
+				model.Observe(y[known])
+			}
 			if v := y[known]; isFinite(v) && !(v <= peak) {
 				peak = v
 			}
@@ -268,7 +282,10 @@ func refit(s forecast.Series, seen, hist int, cfg Config, res *Result) (*forecas
 		}
 	}
 	lead := stepsOf(cfg.Startup, s.Step, 0)
-	opts := forecast.AutoOptions{Periods: cfg.Season, NoSeason: cfg.NoSeason, Horizon: max(lead+stepsOf(cfg.MetricLag, s.Step, 1), 1)}
+	opts := forecast.AutoOptions{
+		Periods: cfg.Season, NoSeason: cfg.NoSeason, Horizon: max(lead+stepsOf(cfg.MetricLag, s.Step, 1), 1),
+		ExcludeAnomalies: cfg.ExcludeAnomalies,
+	}
 	m, _, err := forecast.FitAuto(window, opts)
 	r := Refit{Time: s.Time(seen)}
 	if err != nil {

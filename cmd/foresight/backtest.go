@@ -36,6 +36,7 @@ Examples:
   foresight backtest
   foresight backtest --input requests.csv --capacity 40 --startup 3m
   foresight backtest --input cpu.csv.gz --capacity 2.5 --decisions out.csv --plot out.png
+  foresight backtest --input requests.csv --capacity 40 --exclude-anomalies
 `
 
 type backtestOptions struct {
@@ -63,6 +64,7 @@ func runBacktest(ctx context.Context, args []string, stdin io.Reader, stdout io.
 	fs.Var((*durationFlag)(&o.cfg.History), "history", "history each refit uses (default 7d)")
 	fs.Var((*durationFlag)(&o.cfg.Refit), "refit", "time between refits (default 6h)")
 	fs.Var((*durationFlag)(&o.step), "step", "step to align the input to (default: the input's median spacing)")
+	fs.BoolVar(&o.cfg.ExcludeAnomalies, "exclude-anomalies", false, "as the trigger's excludeAnomalies: refits leave out values the model finds wildly off, and a live collapse far below the forecast is not learnt, so capacity holds through an outage")
 	fs.StringVar(&o.decisions, "decisions", "", "write every decision to this CSV `file`")
 	fs.StringVar(&o.plot, "plot", "", "draw load, forecast band and replicas to this `file` (.png or .svg)")
 	fs.StringVar(&o.format, "format", o.format, "summary format: text or json")
