@@ -108,6 +108,8 @@ func reuseTrajectory(spare *trajectory, spareA []float64, c *coef, st *state, y 
 		return tr, a, tr.recordLevel(st, a)
 	case !c.mult && st.nSeas == 1:
 		return tr, a, tr.recordSeason(st, a)
+	case c.mult && st.nSeas == 1:
+		return tr, a, tr.recordSeasonMult(st, a)
 	}
 	w := st.clone()
 	var sse float64
@@ -194,6 +196,56 @@ func (tr *trajectory) recordSeason(st *state, a []float64) float64 {
 			level = base + alpha*e
 			slope = trend + ab*e
 			season[j] = s + g*e
+			a[t] = v - adjusted
+			tr.e[t] = a[t] + lambda*r
+			sse += a[t] * a[t]
+		} else {
+			level, slope = base, trend
+			resid *= lambda
+			a[t], tr.e[t] = 0, math.NaN()
+		}
+		if j++; j == m {
+			j = 0
+		}
+	}
+	return sse
+}
+
+// recordSeasonMult is recordSeason for the multiplicative model: state.step's
+// multiplicative branch with the second season's placeholder (1, with
+// γ = 0) left out, where S = s0·1 is s0, 1/S² is (1/s0)², and its update
+// of s0 by γ·e/(B·1) is γ·e/B.
+func (tr *trajectory) recordSeasonMult(st *state, a []float64) float64 {
+	c := tr.c
+	season := scratch(tr.m0)
+	defer release(season)
+	copy(season, st.season[0])
+	j, m := st.phase[0], tr.m0
+	level, slope, resid := st.level, st.slope, st.resid
+	alpha, beta, phi, lambda, g := c.alpha, c.beta, c.phi, c.lambda, c.gamma[0]
+	var sse float64
+	for t, v := range tr.y {
+		trend := phi * slope
+		base := level + trend
+		s := season[j]
+		i0 := 1 / s
+		tr.base[t], tr.s0[t], tr.s1[t] = base, s, 1
+		tr.invB[t], tr.inv0[t], tr.inv1[t] = 1/base, i0, 1
+		tr.ys[t] = alpha * v * i0 * i0
+		yhat := base * s
+		r := resid
+		adjusted := yhat + lambda*r
+		if v-v == 0 { // finite
+			e := v - yhat
+			resid = e
+			if base == 0 || s == 0 {
+				level, slope = base, trend
+			} else {
+				l := alpha*v/s + (1-alpha)*base
+				slope = trend + beta*(l-base)
+				level = l
+				season[j] = s + g*(e/base)
+			}
 			a[t] = v - adjusted
 			tr.e[t] = a[t] + lambda*r
 			sse += a[t] * a[t]
@@ -305,6 +357,29 @@ func (tr *trajectory) tangent(v, out []float64) {
 				L = dBase + alpha*dE
 				B = phi*B + ab*dE
 				s0[j0] += g0 * dE
+				out[t] = dE - lambda*R
+				R = dE
+			}
+			if j0++; j0 == tr.m0 {
+				j0 = 0
+			}
+		}
+		return
+	}
+	if tr.nSeas == 1 && c.mult && phi == 0 && c.beta == 0 {
+		// One multiplicative season and no trend: the multiplicative case
+		// below with S1 = 1, ds1 = 0 and db = 0.
+		for t := range tr.y {
+			if e := tr.e[t]; e != e {
+				out[t] = 0
+				R = lambda * R
+			} else {
+				S0, base, iB := tr.s0[t], tr.base[t], tr.invB[t]
+				d0 := s0[j0]
+				dE := -(L*S0 + base*d0)
+				dL := -tr.ys[t]*d0 + (1-alpha)*L
+				s0[j0] = d0 + g0*iB*(dE-e*(L*iB))
+				L = dL
 				out[t] = dE - lambda*R
 				R = dE
 			}
@@ -438,6 +513,31 @@ func (tr *trajectory) adjoint(w, out []float64) {
 		}
 		clear(out)
 		out[0], out[1] = L, B
+		copy(out[tr.offS0:tr.offS0+tr.m0], s0)
+		return
+	}
+	if tr.nSeas == 1 && c.mult && phi == 0 && beta == 0 {
+		// One multiplicative season and no trend: the multiplicative case
+		// below with S1 = 1 and the terms of s1 and b, which are 0, left out.
+		for t := n - 1; t >= 0; t-- {
+			if e := tr.e[t]; e != e {
+				R = lambda * R
+			} else {
+				S0, base, iB := tr.s0[t], tr.base[t], tr.invB[t]
+				b0 := s0[j0]
+				k0 := g0 * iB * b0
+				bE := w[t] + R + k0
+				bBase := (1-alpha)*L - k0*e*iB - S0*bE
+				s0[j0] = b0 + (-tr.ys[t]*L - base*bE)
+				R = -lambda * w[t]
+				L = bBase
+			}
+			if j0--; j0 < 0 {
+				j0 = tr.m0 - 1
+			}
+		}
+		clear(out)
+		out[0] = L
 		copy(out[tr.offS0:tr.offS0+tr.m0], s0)
 		return
 	}
