@@ -108,6 +108,7 @@ func TestKernelsMatchStep(t *testing.T) {
 		{Spec{Trend: TrendDamped}, Params{Alpha: 0.3, Beta: 0.2, Phi: 0.9}, y},
 		{Spec{Trend: TrendAdditive, Seasonality: SeasonAdditive, Periods: []int{24}, AR: true}, Params{Alpha: 0.3, Beta: 0.1, Phi: 1, Gamma: []float64{0.2}, Lambda: 0.5}, y},
 		{Spec{Trend: TrendDamped, Seasonality: SeasonMultiplicative, Periods: []int{24}, AR: true}, Params{Alpha: 0.3, Beta: 0.1, Phi: 0.95, Gamma: []float64{0.2}, Lambda: 0.5}, y},
+		{Spec{Seasonality: SeasonAdditive, Periods: []int{24}, AR: true}, Params{Alpha: 0.3, Gamma: []float64{0.2}, Lambda: 0.5}, y},
 		{Spec{Seasonality: SeasonMultiplicative, Periods: []int{24}, AR: true}, Params{Alpha: 0.3, Gamma: []float64{0.2}, Lambda: 0.5}, y},
 		{Spec{Seasonality: SeasonMultiplicative, Periods: []int{24}}, Params{Alpha: 0.7, Gamma: []float64{0.05}}, y},
 		{Spec{Seasonality: SeasonAdditive, Periods: []int{24, 168}}, Params{Alpha: 0.3, Gamma: []float64{0.1, 0.2}}, week},
@@ -185,6 +186,9 @@ func TestAdjointIsTranspose(t *testing.T) {
 		p    Params
 	}{
 		{Spec{AR: true}, Params{Alpha: 0.4, Lambda: 0.5}},
+		{Spec{Trend: TrendDamped, AR: true}, Params{Alpha: 0.4, Beta: 0.3, Phi: 0.9, Lambda: 0.5}},
+		{Spec{Seasonality: SeasonAdditive, Periods: []int{24}, AR: true}, Params{Alpha: 0.4, Gamma: []float64{0.3}, Lambda: 0.5}},
+		{Spec{Seasonality: SeasonMultiplicative, Periods: []int{24}, AR: true}, Params{Alpha: 0.4, Gamma: []float64{0.3}, Lambda: 0.5}},
 		{Spec{Trend: TrendDamped, Seasonality: SeasonAdditive, Periods: []int{24}, AR: true}, Params{Alpha: 0.4, Beta: 0.3, Phi: 0.9, Gamma: []float64{0.3}, Lambda: 0.5}},
 		{Spec{Trend: TrendDamped, Seasonality: SeasonMultiplicative, Periods: []int{24}, AR: true}, Params{Alpha: 0.4, Beta: 0.3, Phi: 0.9, Gamma: []float64{0.3}, Lambda: 0.5}},
 		{Spec{Seasonality: SeasonAdditive, Periods: []int{12, 24}}, Params{Alpha: 0.4, Gamma: []float64{0.2, 0.3}}},
@@ -227,6 +231,57 @@ func TestAdjointIsTranspose(t *testing.T) {
 				if fd := (a1[i] - a0[i]) / h; math.Abs(fd-zv[i]) > 1e-4*(1+math.Abs(zv[i])) {
 					t.Fatalf("step %d: tangent %g, finite difference %g", i, zv[i], fd)
 				}
+			}
+		})
+	}
+}
+
+// The trajectory's forward passes (recordLevel, recordSeason,
+// recordSeasonMult and the generic loop over state.step) leave out terms
+// that are exact zeros and ones, so their residuals must be state.step's
+// to the last bit: refineState, and so every fitted model, depends on it.
+func TestTrajectoryMatchesStep(t *testing.T) {
+	y := withGaps(seasonal(24*8, 24, 50, 10, 2, 14), 7)
+	for _, tc := range []struct {
+		spec Spec
+		p    Params
+	}{
+		{Spec{AR: true}, Params{Alpha: 0.4, Lambda: 0.5}},
+		{Spec{Trend: TrendDamped}, Params{Alpha: 0.4, Beta: 0.3, Phi: 0.9}},
+		{Spec{Seasonality: SeasonAdditive, Periods: []int{24}, AR: true}, Params{Alpha: 0.4, Gamma: []float64{0.3}, Lambda: 0.5}},
+		{Spec{Trend: TrendDamped, Seasonality: SeasonAdditive, Periods: []int{24}}, Params{Alpha: 0.4, Beta: 0.3, Phi: 0.9, Gamma: []float64{0.3}}},
+		{Spec{Seasonality: SeasonMultiplicative, Periods: []int{24}, AR: true}, Params{Alpha: 0.4, Gamma: []float64{0.3}, Lambda: 0.5}},
+		{Spec{Trend: TrendDamped, Seasonality: SeasonMultiplicative, Periods: []int{24}, AR: true}, Params{Alpha: 0.4, Beta: 0.3, Phi: 0.9, Gamma: []float64{0.3}, Lambda: 0.5}},
+		{Spec{Seasonality: SeasonAdditive, Periods: []int{12, 24}, AR: true}, Params{Alpha: 0.4, Gamma: []float64{0.2, 0.3}, Lambda: 0.5}},
+	} {
+		t.Run(tc.spec.String(), func(t *testing.T) {
+			c, _ := newCoef(tc.spec, tc.p)
+			st, err := newState(tc.spec, initialState(tc.spec, y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.nSeas > 0 {
+				st.phase[0] = 5 // not at the start of a cycle
+			}
+			tr, a, sse := newTrajectory(&c, &st, y)
+			ref := st.clone()
+			var want float64
+			for i, v := range y {
+				r := ref.resid
+				var wantA float64
+				if pred := ref.step(&c, v); isFinite(v) {
+					wantA = v - pred
+				}
+				if a[i] != wantA {
+					t.Fatalf("step %d: residual %v, state.step's %v", i, a[i], wantA)
+				}
+				if isFinite(v) && tr.e[i] != wantA+c.lambda*r {
+					t.Fatalf("step %d: error %v, state.step's %v", i, tr.e[i], wantA+c.lambda*r)
+				}
+				want += wantA * wantA
+			}
+			if sse != want {
+				t.Errorf("SSE %v, state.step's %v", sse, want)
 			}
 		})
 	}
