@@ -115,6 +115,7 @@ func TestServeUsage(t *testing.T) {
 		{"explain", "--name", "api"},
 		{"explain", "--name", "api", "novalue"},
 		{"loadtest", "--rate", "0"},
+		{"loadtest", "--gomaxprocs", "-1"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(context.Background(), args, strings.NewReader(""), io.Discard, &stderr); code != 2 {
