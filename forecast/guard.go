@@ -125,9 +125,6 @@ func (f *rejectFilter) step(v float64) (rejected bool, takenBack int) {
 type Guard struct {
 	m *Model
 	f *rejectFilter
-	// Rejected counts the values observed as missing, less those taken
-	// back: the values of the collapse in progress.
-	Rejected int
 }
 
 // NewGuard returns a guard over m, which was fitted on history and stands
@@ -149,6 +146,15 @@ func NewGuard(m *Model, history []float64, maxRun int) *Guard {
 	return g
 }
 
+// MaxRun is the longest run of values the guard keeps from the model
+// before it takes the run as a change (0: it keeps none).
+func (g *Guard) MaxRun() int {
+	if g.f == nil {
+		return 0
+	}
+	return g.f.maxRun
+}
+
 // Observe advances the model by one step with y, or with a missing value
 // if the guard rejects y, and reports whether it did.
 func (g *Guard) Observe(y float64) bool {
@@ -156,11 +162,18 @@ func (g *Guard) Observe(y float64) bool {
 		g.m.Observe(y)
 		return false
 	}
-	rejected, back := g.f.step(y)
+	rejected, _ := g.f.step(y)
 	g.m.Next = g.m.Next.Add(g.m.Step)
-	g.Rejected += -back
-	if rejected {
-		g.Rejected++
-	}
 	return rejected
+}
+
+// Held is the number of values of the collapse in progress: the run of
+// values observed as missing since the last one observed (gaps do not end
+// it). 0 when the load is near the forecast again, or once a run longer
+// than MaxRun was taken back.
+func (g *Guard) Held() int {
+	if g.f == nil {
+		return 0
+	}
+	return len(g.f.run)
 }

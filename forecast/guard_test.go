@@ -61,8 +61,8 @@ func TestGuard(t *testing.T) {
 		guarded, g := live(collapse[:n], true)
 		plain, _ := live(collapse[:n], false)
 		t.Logf("after %d minutes near zero (the load a day earlier: %.0f): forecast %.0f guarded, %.0f without", n, normal, guarded, plain)
-		if g.Rejected != n {
-			t.Errorf("rejected %d of the %d values of the collapse", g.Rejected, n)
+		if g.Held() != n {
+			t.Errorf("rejected %d of the %d values of the collapse", g.Held(), n)
 		}
 		if guarded < 0.8*normal {
 			t.Errorf("guarded forecast %.0f fell with the collapse (normal load %.0f)", guarded, normal)
@@ -78,8 +78,8 @@ func TestGuard(t *testing.T) {
 		guarded, g := live(values, true)
 		plain, _ := live(values, false)
 		t.Logf("after four hours at a fifth of the load: forecast %.0f guarded, %.0f without", guarded, plain)
-		if g.Rejected != 0 {
-			t.Errorf("%d values still rejected after the run was taken back", g.Rejected)
+		if g.Held() != 0 {
+			t.Errorf("%d values still rejected after the run was taken back", g.Held())
 		}
 		if guarded != plain {
 			t.Errorf("a change taken back should leave the state as if observed: %.6g guarded, %.6g without", guarded, plain)
@@ -89,8 +89,8 @@ func TestGuard(t *testing.T) {
 		values := scaled(3, 30)
 		guarded, g := live(values, true)
 		plain, _ := live(values, false)
-		if g.Rejected != 0 || guarded != plain {
-			t.Errorf("a surge to three times the load was rejected (%d values) or changed the forecast (%.6g vs %.6g)", g.Rejected, guarded, plain)
+		if g.Held() != 0 || guarded != plain {
+			t.Errorf("a surge to three times the load was rejected (%d values) or changed the forecast (%.6g vs %.6g)", g.Held(), guarded, plain)
 		}
 	})
 	t.Run("constant model passes everything", func(t *testing.T) {
@@ -104,7 +104,7 @@ func TestGuard(t *testing.T) {
 		}
 		g := NewGuard(m, flat.Values, 0)
 		next := m.Next
-		if g.Observe(0) || g.Rejected != 0 || !m.Next.Equal(next.Add(m.Step)) {
+		if g.Observe(0) || g.Held() != 0 || !m.Next.Equal(next.Add(m.Step)) {
 			t.Errorf("a constant model's guard rejected a value or did not advance the model")
 		}
 	})
