@@ -33,8 +33,10 @@ func fromNow(upper ...float64) *forecast.Forecast { return fc(now, time.Minute, 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // TestDecide checks each case's decision, and its Detail against
-// testdata/detail.golden (go test -update rewrites it).
+// testdata/detail.golden ("name<TAB>detail" lines; go test -update
+// rewrites it).
 func TestDecide(t *testing.T) {
+	wantDetail := readDetails(t)
 	var details strings.Builder
 	nan, inf := math.NaN(), math.Inf(1)
 	base := Params{TargetPerReplica: 10}
@@ -322,31 +324,43 @@ func TestDecide(t *testing.T) {
 			if d.Detail() == "" {
 				t.Error("no Detail")
 			}
-			fmt.Fprintf(&details, "%s: %s\n", tc.name, d.Detail())
+			fmt.Fprintf(&details, "%s\t%s\n", tc.name, d.Detail())
+			if got, want := d.Detail(), wantDetail[tc.name]; !*update && got != want {
+				t.Errorf("Detail = %q\nwant     %q (testdata/detail.golden; go test -update rewrites it)", got, want)
+			}
 			if math.IsNaN(d.Load) != (d.Reason == ReasonNoData) {
 				t.Errorf("Load %g with reason %s: want NaN exactly for %s", d.Load, d.Reason, ReasonNoData)
 			}
 		})
 	}
-	golden(t, "detail.golden", details.String())
-}
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
 	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+		if err := os.WriteFile(detailsFile, []byte(details.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile(path)
+}
+
+var detailsFile = filepath.Join("testdata", "detail.golden")
+
+// readDetails reads detailsFile: case name → Detail.
+func readDetails(t *testing.T) map[string]string {
+	t.Helper()
+	if *update {
+		return nil
+	}
+	b, err := os.ReadFile(detailsFile)
 	if err != nil {
 		t.Fatalf("%v (go test -update writes it)", err)
 	}
-	if got != string(want) {
-		t.Errorf("details differ from %s (go test -update rewrites it):\n got:\n%s\nwant:\n%s", path, got, want)
+	m := map[string]string{}
+	for line := range strings.Lines(string(b)) {
+		name, detail, ok := strings.Cut(strings.TrimSuffix(line, "\n"), "\t")
+		if !ok {
+			t.Fatalf("%s: line %q has no tab", detailsFile, line)
+		}
+		m[name] = detail
 	}
+	return m
 }
 
 // same reports whether a and b agree to 1e-9 relative, or are both NaN.
