@@ -256,6 +256,14 @@ func (m *Metrics) Fitted(_ Policy, _ *forecast.Model, _ *forecast.Selection, too
 // its own, so the pool is sized for the calls in flight at such rates
 // (hundreds): with 4 workers newstack stayed at 17%, with 64 it fell to
 // about 1%. An idle worker costs a parked goroutine.
+//
+// What is left of a call's cost is gRPC's: on 2 cores at 5,000 polls/s
+// the scaler spends about 140 us of CPU a poll, a quarter of it in write
+// and read system calls and a fifth in waking and parking threads for the
+// handoffs between gRPC's reader, a worker and its writer (perf stat:
+// 1.7 writes, 3 futex calls and 5 context switches a poll); the handlers
+// are a tenth. Static flow-control windows (no BDP pings) changed none of
+// these counts (back-to-back runs, 2026-11-25), so they are not set.
 func ServerOptions(m *Metrics) []grpc.ServerOption {
 	opts := []grpc.ServerOption{grpc.NumStreamWorkers(uint32(max(64, 32*runtime.GOMAXPROCS(0))))}
 	if m != nil {
