@@ -33,6 +33,7 @@ type Metrics struct {
 	fits      *prometheus.CounterVec
 	fitTime   prometheus.Histogram
 	excluded  *prometheus.GaugeVec
+	held      *prometheus.GaugeVec
 
 	objects sync.Map // Ref → *objectMetrics
 }
@@ -94,6 +95,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "foresight_scaler_excluded_points",
 			Help: "History points the latest fit of each ScaledObject's model left out: excludeWindows, excludeQuery and, with excludeAnomalies, the anomalies found.",
 		}, objects),
+		held: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foresight_scaler_held_points",
+			Help: "Live values far below the forecast that each ScaledObject's model is not learning (excludeAnomalies): an outage's collapse in progress, during which the forecast holds; 0 otherwise.",
+		}, objects),
 	}
 }
 
@@ -103,7 +108,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 type objectMetrics struct {
 	loadPredicted, loadReactive, loadServed prometheus.Gauge
 	replicasPredicted, replicasServed       prometheus.Gauge
-	excluded                                prometheus.Gauge
+	excluded, held                          prometheus.Gauge
 
 	mu        sync.Mutex
 	decisions map[[2]string]prometheus.Counter // reason, mode
@@ -124,6 +129,7 @@ func (m *Metrics) object(ref Ref) *objectMetrics {
 		replicasPredicted: m.replicas.WithLabelValues(ref.Namespace, ref.Name, "predicted"),
 		replicasServed:    m.replicas.WithLabelValues(ref.Namespace, ref.Name, "served"),
 		excluded:          m.excluded.WithLabelValues(ref.Namespace, ref.Name),
+		held:              m.held.WithLabelValues(ref.Namespace, ref.Name),
 		decisions:         map[[2]string]prometheus.Counter{},
 	}
 	actual, _ := m.objects.LoadOrStore(ref, o)
@@ -139,6 +145,7 @@ func (m *Metrics) Predicted(ref Ref, p Prediction) {
 	o.replicasPredicted.Set(float64(p.Decision.Replicas))
 	o.replicasServed.Set(float64(p.Replicas))
 	o.excluded.Set(float64(p.Excluded))
+	o.held.Set(float64(p.Held))
 	if p.Stale {
 		m.stale.WithLabelValues(p.Datasource).Inc()
 	}

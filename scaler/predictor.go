@@ -116,6 +116,10 @@ type Prediction struct {
 	// Excluded counts the history points the latest fit left out
 	// (outage windows, excludeQuery and detected anomalies).
 	Excluded int
+	// Held counts the live values, far below the forecast, that the model
+	// is not learning (excludeAnomalies: an outage's collapse in
+	// progress).
+	Held int
 }
 
 // Predictor keeps one fitted model per model key, refreshes it from its
@@ -146,8 +150,11 @@ type entry struct {
 	selectedAt time.Time
 	// excluded counts the history points the last fit left out.
 	excluded int
-	fitting  bool
-	fitErr   error
+	// guard, with excludeAnomalies, keeps the model from learning a live
+	// collapse far below its forecast (see forecast.Guard).
+	guard   *forecast.Guard
+	fitting bool
+	fitErr  error
 	// reactive is the last value read, at reactiveAt; dataAt is the last
 	// time the datasource answered.
 	reactive   float64
@@ -252,7 +259,7 @@ func (pr *Predictor) entry(p Policy, now time.Time) *entry {
 func (pr *Predictor) answer(e *entry, p Policy, now time.Time) (Prediction, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	pred := Prediction{Mode: p.Mode, Datasource: p.Datasource, Reactive: e.reactive, ReactiveAt: e.reactiveAt, Excluded: e.excluded}
+	pred := Prediction{Mode: p.Mode, Datasource: p.Datasource, Reactive: e.reactive, ReactiveAt: e.reactiveAt, Excluded: e.excluded, Held: heldPoints(e)}
 	stale := e.readErr != nil && !e.dataAt.IsZero()
 	if stale && now.Sub(e.dataAt) > p.MaxStaleness {
 		return pred, fmt.Errorf("%w: datasource %q unreachable since %s, longer than maxStaleness %s: %w",
@@ -398,7 +405,16 @@ func (pr *Predictor) refreshLocked(ctx context.Context, e *entry) {
 	}
 	e.reactive, e.reactiveAt, e.dataAt, e.readErr = v, now, now, nil
 	if e.model == model && model != nil {
+		held := heldPoints(e)
 		observe(e, newer, outage)
+		switch now := heldPoints(e); {
+		case held == 0 && now > 0:
+			pr.log.Warn("load far below the forecast: holding the forecast instead of learning the collapse (excludeAnomalies)",
+				"query", p.Query, "current", v, "held_points", now, "held_at_most", e.guard.MaxRun())
+		case held > 0 && now == 0:
+			pr.log.Info("the load is back near the forecast, or stayed low long enough to be a change: learning it again",
+				"query", p.Query, "current", v, "held_points", held)
+		}
 	}
 	retryAfter := pr.opts.RefitEvery
 	if e.fitErr != nil {
@@ -419,9 +435,13 @@ func (pr *Predictor) refreshLocked(ctx context.Context, e *entry) {
 // its excludeQuery, are NaN). The caller holds e.mu.
 func observe(e *entry, samples []forecast.Sample, outage []forecast.Window) {
 	m := e.model
+	observe := m.Observe
+	if e.guard != nil {
+		observe = func(v float64) { e.guard.Observe(v) }
+	}
 	for _, s := range samples {
 		for m.Next.Before(s.T.Add(-m.Step / 2)) {
-			m.Observe(math.NaN()) // a gap
+			observe(math.NaN()) // a gap
 		}
 		if s.T.Before(m.Next.Add(-m.Step / 2)) {
 			continue // already seen
@@ -430,11 +450,20 @@ func observe(e *entry, samples []forecast.Sample, outage []forecast.Window) {
 		if excluded(e.policy.ExcludeWindows, s.T) || excluded(outage, s.T) {
 			v = math.NaN()
 		}
-		m.Observe(v)
+		observe(v)
 		if !math.IsNaN(v) && !(v <= e.peak) {
 			e.peak = v
 		}
 	}
+}
+
+// heldPoints is the number of live values e's guard is keeping from its
+// model: the collapse in progress. The caller holds e.mu.
+func heldPoints(e *entry) int {
+	if e.guard == nil {
+		return 0
+	}
+	return e.guard.Held()
 }
 
 func excluded(windows []forecast.Window, t time.Time) bool {
@@ -465,7 +494,7 @@ func (pr *Predictor) fit(e *entry, p Policy) {
 	}
 	e.mu.Unlock()
 	start := time.Now()
-	m, sel, peak, excludedN, err := pr.fitModel(ctx, p, prev)
+	m, sel, peak, excludedN, history, err := pr.fitModel(ctx, p, prev)
 	took := time.Since(start)
 	// The observer hears of the fit once the model serves, so that whoever
 	// waits on it (a metric, a test) finds it in place.
@@ -482,7 +511,10 @@ func (pr *Predictor) fit(e *entry, p Policy) {
 			"query", p.Query, "refit_every", pr.opts.RefitEvery, "err", err)
 		return
 	}
-	e.model, e.spec, e.peak, e.excluded = m, m.Spec.String(), peak, excludedN
+	e.model, e.spec, e.peak, e.excluded, e.guard = m, m.Spec.String(), peak, excludedN, nil
+	if p.ExcludeAnomalies {
+		e.guard = forecast.NewGuard(m, history, 0)
+	}
 	if prev == nil {
 		e.sel, e.selectedAt = sel, e.fittedAt
 	}
@@ -492,23 +524,26 @@ func (pr *Predictor) fit(e *entry, p Policy) {
 
 // fitModel reads the history of p, removes what must not be learnt from,
 // and fits: the model of prev again if given, else a new selection.
-func (pr *Predictor) fitModel(ctx context.Context, p Policy, prev *forecast.Selection) (*forecast.Model, *forecast.Selection, float64, int, error) {
+//
+// It returns the model, the selection, the history's peak, the count of
+// points left out, and the history the model ran over.
+func (pr *Predictor) fitModel(ctx context.Context, p Policy, prev *forecast.Selection) (*forecast.Model, *forecast.Selection, float64, int, []float64, error) {
 	src, err := pr.sources.Source(p.Datasource)
 	if err != nil {
-		return nil, nil, math.NaN(), 0, err
+		return nil, nil, math.NaN(), 0, nil, err
 	}
 	end := pr.opts.Now().Truncate(p.Step)
 	start := end.Add(-p.History)
 	samples, err := src.Range(ctx, p.Query, start, end.Add(-p.Step), p.Step)
 	if err != nil {
-		return nil, nil, math.NaN(), 0, fmt.Errorf("reading the history: %w", err)
+		return nil, nil, math.NaN(), 0, nil, fmt.Errorf("reading the history: %w", err)
 	}
 	s := onGrid(samples, start, end, p.Step)
 	windows := slices.Clone(p.ExcludeWindows)
 	if p.ExcludeQuery != "" {
 		marks, err := src.Range(ctx, p.ExcludeQuery, start, end.Add(-p.Step), p.Step)
 		if err != nil {
-			return nil, nil, math.NaN(), 0, fmt.Errorf("reading excludeQuery: %w", err)
+			return nil, nil, math.NaN(), 0, nil, fmt.Errorf("reading excludeQuery: %w", err)
 		}
 		windows = append(windows, markedWindows(marks, p.Step)...)
 	}
@@ -528,18 +563,18 @@ func (pr *Predictor) fitModel(ctx context.Context, p Policy, prev *forecast.Sele
 		opts.NoSeason = true
 	case !p.Season.Auto:
 		if opts.Periods, err = p.Season.Steps(p.Step); err != nil {
-			return nil, nil, peak, removed, err
+			return nil, nil, peak, removed, nil, err
 		}
 	}
 	if prev != nil {
 		m, err := forecast.Refit(s, prev, opts)
-		return m, prev, peak, removed, err
+		return m, prev, peak, removed, s.Values, err
 	}
 	m, sel, err := forecast.FitAuto(s, opts)
 	if sel != nil {
 		removed += sel.Anomalies
 	}
-	return m, sel, peak, removed, err
+	return m, sel, peak, removed, s.Values, err
 }
 
 // onGrid places samples on the grid [start, end) of step (NaN where none).
@@ -646,6 +681,9 @@ func (pr *Predictor) Explain(ctx context.Context, ref Ref, p Policy) (Explanatio
 	x.Periods = m.Spec.Periods
 	for _, n := range m.Notes {
 		x.Notes = append(x.Notes, n.String())
+	}
+	if held := heldPoints(e); held > 0 {
+		x.Notes = append(x.Notes, fmt.Sprintf("the last %d values, far below the forecast, are not being learnt (excludeAnomalies): the forecast holds through the collapse for at most %d steps", held, e.guard.MaxRun()))
 	}
 	if e.sel != nil {
 		x.Criterion = e.sel.Criterion

@@ -424,3 +424,64 @@ func TestForecastUntilKeepsTheLast(t *testing.T) {
 	e.model.Observe(500)
 	check("another model", next.Add(11*time.Minute), 0.95)
 }
+
+// With excludeAnomalies, a live collapse far below the forecast (an
+// outage: the load at 1% of its plateau for half an hour) is not learnt:
+// the forecast, and the replicas served, hold for the retry surge that
+// ends the outage; the held values are published, and once the load is
+// back they are learnt again.
+func TestPredictorHoldsThroughACollapse(t *testing.T) {
+	now := time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC) // rampLoad: 500
+	pr, vm, c := newVMPredictor(t, now, Options{QueryTimeout: time.Second, ReactiveEvery: time.Second})
+	guarded := testPolicy(t, map[string]string{"excludeAnomalies": "true"})
+	plain := testPolicy(t, nil)
+	ctx := context.Background()
+	predict := func(p Policy) Prediction {
+		t.Helper()
+		pred, err := pr.Predict(ctx, ref, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pred
+	}
+	waitFor(t, "the first fits", func() bool { return predict(guarded).Model != "" && predict(plain).Model != "" })
+	before := predict(guarded).Decision.Predicted
+	load := func(from, to time.Time, v func(time.Time) float64) {
+		s := tsdbtest.Series{Metric: "requests_per_second", Labels: map[string]string{"job": "api"}}
+		for t := from; t.Before(to); t = t.Add(time.Minute) {
+			s.Samples = append(s.Samples, forecast.Sample{T: t, V: v(t)})
+		}
+		vm.Append(t, s)
+	}
+	load(now.Add(time.Minute), now.Add(31*time.Minute), func(time.Time) float64 { return 5 })
+	c.Set(now.Add(30*time.Minute + 30*time.Second))
+	var held, followed Prediction
+	waitFor(t, "the collapse to be read", func() bool {
+		held, followed = predict(guarded), predict(plain)
+		return held.Reactive == 5 && held.Held >= 25 && followed.Reactive == 5
+	})
+	t.Logf("after half an hour at 5/s: prediction %.0f guarded (%.0f before), %.0f without", held.Decision.Predicted, before, followed.Decision.Predicted)
+	if held.Decision.Predicted < 0.95*before || held.Replicas < 9 {
+		t.Errorf("guarded prediction %.0f (%d replicas): it followed the collapse instead of holding near %.0f", held.Decision.Predicted, held.Replicas, before)
+	}
+	if followed.Decision.Predicted > 0.9*before {
+		t.Errorf("without excludeAnomalies the prediction held too (%.0f): the test no longer shows what the guard prevents", followed.Decision.Predicted)
+	}
+	if followed.Held != 0 {
+		t.Errorf("without excludeAnomalies %d values are reported held", followed.Held)
+	}
+	x, err := pr.Explain(ctx, ref, guarded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(x.Notes, func(n string) bool { return strings.Contains(n, "are not being learnt (excludeAnomalies)") }) {
+		t.Errorf("explain does not say values are held: notes %q", x.Notes)
+	}
+
+	load(now.Add(31*time.Minute), now.Add(41*time.Minute), rampLoad)
+	c.Set(now.Add(40*time.Minute + 30*time.Second))
+	waitFor(t, "the recovery to be read", func() bool {
+		pred := predict(guarded)
+		return pred.Reactive > 400 && pred.Held == 0
+	})
+}
