@@ -409,10 +409,10 @@ func (pr *Predictor) refreshLocked(ctx context.Context, e *entry) {
 		observe(e, newer, outage)
 		switch now := heldPoints(e); {
 		case held == 0 && now > 0:
-			pr.log.Warn("load far below the forecast: holding the forecast instead of learning the collapse (excludeAnomalies)",
+			pr.log.WarnContext(ctx, "load far below the forecast: holding the forecast instead of learning the collapse (excludeAnomalies)",
 				"query", p.Query, "current", v, "held_points", now, "held_at_most", e.guard.MaxRun())
 		case held > 0 && now == 0:
-			pr.log.Info("the load is back near the forecast, or stayed low long enough to be a change: learning it again",
+			pr.log.InfoContext(ctx, "the load is back near the forecast, or stayed low long enough to be a change: learning it again",
 				"query", p.Query, "current", v, "held_points", held)
 		}
 	}
