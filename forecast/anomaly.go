@@ -33,7 +33,9 @@ const (
 // beyond (c = 2.52, consistent at the normal), λσ = 0.1, started at 1.4826
 // times the median absolute one-step error. A run of more than maxRun
 // rejections is a change, not an anomaly: the run is taken back and its
-// values accepted, so that the state follows the new level. maxRun ≤ 0 means an eighth of the
+// values accepted, so that the state follows the new level; gaps within a
+// run neither end it nor count toward maxRun, and are replayed with it so
+// that the season keeps its phase. maxRun ≤ 0 means an eighth of the
 // longest season, or 60 steps without one.
 func (m *Model) Anomalies(y []float64, maxRun int) []bool {
 	flags := make([]bool, len(y))
@@ -42,11 +44,9 @@ func (m *Model) Anomalies(y []float64, maxRun int) []bool {
 		return flags
 	}
 	for t, v := range y {
-		rejected, back := f.step(v)
+		_, rejected, back := f.step(v)
 		flags[t] = rejected
-		for i := t - back; i < t; i++ {
-			flags[i] = false
-		}
+		clear(flags[t-back : t])
 	}
 	return flags
 }

@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"math"
 	"testing"
 )
 
@@ -22,7 +23,8 @@ func TestGuard(t *testing.T) {
 	normal := mean(trace.Values[outStart-day : outEnd-day]) // the same hours a day earlier
 
 	// live runs a copy of the fitted model over values, guarded or not,
-	// and returns the mean of its next 30 steps and the guard.
+	// and returns the mean of its next 30 steps and the guard; verdicts
+	// counts the guard's verdicts instead.
 	live := func(values []float64, guarded bool) (float64, *Guard) {
 		m := fitted.Clone()
 		g := NewGuard(m, history.Values, 0)
@@ -33,11 +35,16 @@ func TestGuard(t *testing.T) {
 				m.Observe(v)
 			}
 		}
-		f, err := m.Predict(30, 0.9)
-		if err != nil {
-			t.Fatal(err)
+		return predictMean(t, m), g
+	}
+	verdicts := func(values []float64) (map[Verdict]int, float64) {
+		m := fitted.Clone()
+		g := NewGuard(m, history.Values, 0)
+		n := map[Verdict]int{}
+		for _, v := range values {
+			n[g.Observe(v)]++
 		}
-		return mean(f.Mean), g
+		return n, predictMean(t, m)
 	}
 	scaled := func(k float64, n int) []float64 {
 		out := make([]float64, n)
@@ -75,14 +82,59 @@ func TestGuard(t *testing.T) {
 		// A fifth of the load for four hours: longer than the default run
 		// of an eighth of a day, so the guard takes it back.
 		values := scaled(0.2, 4*60)
-		guarded, g := live(values, true)
+		n, guarded := verdicts(values)
 		plain, _ := live(values, false)
-		t.Logf("after four hours at a fifth of the load: forecast %.0f guarded, %.0f without", guarded, plain)
-		if g.Held() != 0 {
-			t.Errorf("%d values still rejected after the run was taken back", g.Held())
+		t.Logf("after four hours at a fifth of the load: forecast %.0f guarded, %.0f without; verdicts %v", guarded, plain, n)
+		if n[Held] != 1440/8 || n[Changed] != 1 {
+			t.Errorf("verdicts %v: want %d held, then one change", n, 1440/8)
 		}
 		if guarded != plain {
 			t.Errorf("a change taken back should leave the state as if observed: %.6g guarded, %.6g without", guarded, plain)
+		}
+	})
+	t.Run("gaps within a change keep the phase", func(t *testing.T) {
+		// The same drop with every other minute missing: the gaps neither
+		// end the hold nor count toward its length, and are replayed with
+		// it, so the state ends as if every value had been observed.
+		values := scaled(0.2, 8*60)
+		for i := 1; i < len(values); i += 2 {
+			values[i] = math.NaN()
+		}
+		n, guarded := verdicts(values)
+		plain, _ := live(values, false)
+		if n[Held] != 1440/8 || n[Changed] != 1 {
+			t.Errorf("verdicts %v: want %d held, then one change", n, 1440/8)
+		}
+		if guarded != plain {
+			t.Errorf("after a change with gaps the state differs from the unguarded one's: %.6g guarded, %.6g without", guarded, plain)
+		}
+	})
+	t.Run("normal load after a flash crowd is not a collapse", func(t *testing.T) {
+		// Half an hour at three times the load, learnt (above the
+		// forecast), then an hour of normal load: that must be learnt too,
+		// not held at the crowd's level.
+		values := append(scaled(3, 30), scaled(1, 90)[30:]...)
+		n, guarded := verdicts(values)
+		plain, _ := live(values, false)
+		t.Logf("after a crowd at 3x and an hour of normal load: forecast %.0f guarded, %.0f without; verdicts %v", guarded, plain, n)
+		if n[Held] != 0 || math.Abs(guarded/plain-1) > 0.01 {
+			t.Errorf("verdicts %v, forecast %.0f against %.0f unguarded: the normal load after the crowd was held", n, guarded, plain)
+		}
+	})
+	t.Run("a refit during a collapse holds on", func(t *testing.T) {
+		// A model refitted on a history that ends 20 minutes into a
+		// collapse: the guard counts those as held, and holds the next.
+		start := outStart - 7*day + 20
+		refitted, _, err := FitAuto(trace.Slice(start, outStart+20), AutoOptions{Horizon: 60, ExcludeAnomalies: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := NewGuard(refitted, trace.Values[start:outStart+20], 0)
+		if g.Held() < 15 {
+			t.Errorf("a guard built at the 20th minute of a collapse holds %d values, want most of them", g.Held())
+		}
+		if v := g.Observe(trace.Values[outStart+20]); v != Held {
+			t.Errorf("the next value of the collapse: %v, want Held", v)
 		}
 	})
 	t.Run("surge passes", func(t *testing.T) {
@@ -104,8 +156,18 @@ func TestGuard(t *testing.T) {
 		}
 		g := NewGuard(m, flat.Values, 0)
 		next := m.Next
-		if g.Observe(0) || g.Held() != 0 || !m.Next.Equal(next.Add(m.Step)) {
+		if g.Observe(0) != Learnt || g.Held() != 0 || !m.Next.Equal(next.Add(m.Step)) {
 			t.Errorf("a constant model's guard rejected a value or did not advance the model")
 		}
 	})
+}
+
+// predictMean is the mean of m's forecast over the next 30 steps.
+func predictMean(t *testing.T, m *Model) float64 {
+	t.Helper()
+	f, err := m.Predict(30, 0.9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mean(f.Mean)
 }

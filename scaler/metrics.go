@@ -34,6 +34,7 @@ type Metrics struct {
 	fitTime   prometheus.Histogram
 	excluded  *prometheus.GaugeVec
 	held      *prometheus.GaugeVec
+	holdsEnd  *prometheus.CounterVec
 
 	objects sync.Map // Ref → *objectMetrics
 }
@@ -99,6 +100,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "foresight_scaler_held_points",
 			Help: "Live values far below the forecast that each ScaledObject's model is not learning (excludeAnomalies): an outage's collapse in progress, during which the forecast holds; 0 otherwise.",
 		}, objects),
+		holdsEnd: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "foresight_scaler_holds_ended_total",
+			Help: "Holds of excludeAnomalies (a collapse far below the forecast, not learnt) that ended, by outcome: recovered (the load came back), learnt_as_change (it stayed low for longer than a hold lasts), refit (a refit learnt it).",
+		}, []string{"outcome"}),
 	}
 }
 
@@ -134,6 +139,11 @@ func (m *Metrics) object(ref Ref) *objectMetrics {
 	}
 	actual, _ := m.objects.LoadOrStore(ref, o)
 	return actual.(*objectMetrics)
+}
+
+// HoldEnded counts a hold of excludeAnomalies that ended.
+func (m *Metrics) HoldEnded(_ Policy, outcome string) {
+	m.holdsEnd.WithLabelValues(outcome).Inc()
 }
 
 // Predicted records one answer.

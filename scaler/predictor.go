@@ -405,15 +405,14 @@ func (pr *Predictor) refreshLocked(ctx context.Context, e *entry) {
 	}
 	e.reactive, e.reactiveAt, e.dataAt, e.readErr = v, now, now, nil
 	if e.model == model && model != nil {
-		held := heldPoints(e)
-		observe(e, newer, outage)
-		switch now := heldPoints(e); {
-		case held == 0 && now > 0:
+		before := heldPoints(e)
+		ended := observe(e, newer, outage)
+		if after := heldPoints(e); before == 0 && after > 0 {
 			pr.log.WarnContext(ctx, "load far below the forecast: holding the forecast instead of learning the collapse (excludeAnomalies)",
-				"query", p.Query, "current", v, "held_points", now, "held_at_most", e.guard.MaxRun())
-		case held > 0 && now == 0:
-			pr.log.InfoContext(ctx, "the load is back near the forecast, or stayed low long enough to be a change: learning it again",
-				"query", p.Query, "current", v, "held_points", held)
+				"query", p.Query, "current", v, "held_points", after, "held_at_most", e.guard.MaxRun())
+		}
+		for _, end := range ended {
+			pr.holdEnded(ctx, p, end, v)
 		}
 	}
 	retryAfter := pr.opts.RefitEvery
@@ -432,12 +431,23 @@ func (pr *Predictor) refreshLocked(ctx context.Context, e *entry) {
 
 // observe moves e's model on over samples (aligned to its step; gaps and
 // excluded times, from the policy's windows or the live outage windows of
-// its excludeQuery, are NaN). The caller holds e.mu.
-func observe(e *entry, samples []forecast.Sample, outage []forecast.Window) {
+// its excludeQuery, are NaN), through its guard if it has one, and returns
+// how the holds that ended did (HoldRecovered, HoldChanged). The caller
+// holds e.mu.
+func observe(e *entry, samples []forecast.Sample, outage []forecast.Window) []string {
 	m := e.model
-	observe := m.Observe
-	if e.guard != nil {
-		observe = func(v float64) { e.guard.Observe(v) }
+	var ended []string
+	observe := func(v float64) {
+		if e.guard == nil {
+			m.Observe(v)
+			return
+		}
+		switch e.guard.Observe(v) {
+		case forecast.Recovered:
+			ended = append(ended, HoldRecovered)
+		case forecast.Changed:
+			ended = append(ended, HoldChanged)
+		}
 	}
 	for _, s := range samples {
 		for m.Next.Before(s.T.Add(-m.Step / 2)) {
@@ -454,6 +464,41 @@ func observe(e *entry, samples []forecast.Sample, outage []forecast.Window) {
 		if !math.IsNaN(v) && !(v <= e.peak) {
 			e.peak = v
 		}
+	}
+	return ended
+}
+
+// How a hold of excludeAnomalies ended (the outcome label of
+// foresight_scaler_holds_ended_total).
+const (
+	// HoldRecovered: the load came back near the forecast; the held
+	// values stay unlearnt.
+	HoldRecovered = "recovered"
+	// HoldChanged: the load stayed low for longer than the guard holds
+	// (an eighth of the season): a change, now learnt.
+	HoldChanged = "learnt_as_change"
+	// HoldRefit: a refit's model learnt the low values (it found no
+	// collapse in progress at the end of its history).
+	HoldRefit = "refit"
+)
+
+// holdObserver is told how each hold ended; Metrics is one.
+type holdObserver interface {
+	HoldEnded(p Policy, outcome string)
+}
+
+// holdEnded logs and counts the end of a hold.
+func (pr *Predictor) holdEnded(ctx context.Context, p Policy, outcome string, current float64) {
+	msg := "the load is back near the forecast: learning it again; the held values stay out of the model"
+	switch outcome {
+	case HoldChanged:
+		msg = "the load stayed far below the forecast for longer than a hold lasts: learning it as a change"
+	case HoldRefit:
+		msg = "a refit learnt the low load: no collapse was in progress at the end of its history"
+	}
+	pr.log.InfoContext(ctx, msg, "query", p.Query, "current", current, "reason", outcome)
+	if o, ok := pr.opts.Observer.(holdObserver); ok {
+		o.HoldEnded(p, outcome)
 	}
 }
 
@@ -495,6 +540,10 @@ func (pr *Predictor) fit(e *entry, p Policy) {
 	e.mu.Unlock()
 	start := time.Now()
 	m, sel, peak, excludedN, history, err := pr.fitModel(ctx, p, prev)
+	var guard *forecast.Guard
+	if err == nil && p.ExcludeAnomalies {
+		guard = forecast.NewGuard(m, history, 0)
+	}
 	took := time.Since(start)
 	// The observer hears of the fit once the model serves, so that whoever
 	// waits on it (a metric, a test) finds it in place.
@@ -511,10 +560,10 @@ func (pr *Predictor) fit(e *entry, p Policy) {
 			"query", p.Query, "refit_every", pr.opts.RefitEvery, "err", err)
 		return
 	}
-	e.model, e.spec, e.peak, e.excluded, e.guard = m, m.Spec.String(), peak, excludedN, nil
-	if p.ExcludeAnomalies {
-		e.guard = forecast.NewGuard(m, history, 0)
+	if heldPoints(e) > 0 && (guard == nil || guard.Held() == 0) {
+		defer pr.holdEnded(ctx, p, HoldRefit, e.reactive)
 	}
+	e.model, e.spec, e.peak, e.excluded, e.guard = m, m.Spec.String(), peak, excludedN, guard
 	if prev == nil {
 		e.sel, e.selectedAt = sel, e.fittedAt
 	}

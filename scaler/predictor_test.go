@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/foresight-aiops/foresight/forecast"
 	"github.com/foresight-aiops/foresight/internal/tsdbtest"
 	"github.com/foresight-aiops/foresight/policy"
@@ -432,7 +435,8 @@ func TestForecastUntilKeepsTheLast(t *testing.T) {
 // back they are learnt again.
 func TestPredictorHoldsThroughACollapse(t *testing.T) {
 	now := time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC) // rampLoad: 500
-	pr, vm, c := newVMPredictor(t, now, Options{QueryTimeout: time.Second, ReactiveEvery: time.Second})
+	metrics := NewMetrics(prometheus.NewRegistry())
+	pr, vm, c := newVMPredictor(t, now, Options{QueryTimeout: time.Second, ReactiveEvery: time.Second, Observer: metrics})
 	guarded := testPolicy(t, map[string]string{"excludeAnomalies": "true"})
 	plain := testPolicy(t, nil)
 	ctx := context.Background()
@@ -470,6 +474,10 @@ func TestPredictorHoldsThroughACollapse(t *testing.T) {
 	if followed.Held != 0 {
 		t.Errorf("without excludeAnomalies %d values are reported held", followed.Held)
 	}
+	predict(guarded) // publishes its gauges last
+	if got := testutil.ToFloat64(metrics.held.WithLabelValues(ref.Namespace, ref.Name)); got < 25 {
+		t.Errorf("foresight_scaler_held_points is %g, want the %d values held", got, held.Held)
+	}
 	x, err := pr.Explain(ctx, ref, guarded)
 	if err != nil {
 		t.Fatal(err)
@@ -484,4 +492,7 @@ func TestPredictorHoldsThroughACollapse(t *testing.T) {
 		pred := predict(guarded)
 		return pred.Reactive > 400 && pred.Held == 0
 	})
+	if got := testutil.ToFloat64(metrics.holdsEnd.WithLabelValues(HoldRecovered)); got != 1 {
+		t.Errorf("foresight_scaler_holds_ended_total{outcome=%q} is %g, want 1", HoldRecovered, got)
+	}
 }
