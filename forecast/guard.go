@@ -231,7 +231,6 @@ func (g *Guard) Observe(y float64) Verdict {
 		m.state.step(&m.coef, y)
 		return Learnt
 	case back > 0:
-		wasHeld := g.held > 0
 		if g.before != nil {
 			m.state = g.before.clone()
 			for _, w := range g.since {
@@ -239,19 +238,10 @@ func (g *Guard) Observe(y float64) Verdict {
 			}
 		}
 		m.state.step(&m.coef, y)
-		g.held, g.since, g.before = 0, g.since[:0], nil
-		if wasHeld {
-			return Changed
-		}
-		return Learnt
+		return g.endRun(Changed)
 	case inRun && isFinite(e):
-		wasHeld := g.held > 0
 		m.state.step(&m.coef, y)
-		g.held, g.since, g.before = 0, g.since[:0], nil
-		if wasHeld {
-			return Recovered
-		}
-		return Learnt
+		return g.endRun(Recovered)
 	default: // a gap, or a value outside any run
 		if inRun {
 			g.since = append(g.since, y)
@@ -259,4 +249,15 @@ func (g *Guard) Observe(y float64) Verdict {
 		m.state.step(&m.coef, y)
 		return Learnt
 	}
+}
+
+// endRun forgets the run that just ended, and returns how: ended if it
+// held values, Learnt if it only learnt them (a surge).
+func (g *Guard) endRun(ended Verdict) Verdict {
+	wasHeld := g.held > 0
+	g.held, g.since, g.before = 0, g.since[:0], nil
+	if wasHeld {
+		return ended
+	}
+	return Learnt
 }

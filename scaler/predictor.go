@@ -437,7 +437,7 @@ func (pr *Predictor) refreshLocked(ctx context.Context, e *entry) {
 func observe(e *entry, samples []forecast.Sample, outage []forecast.Window) []string {
 	m := e.model
 	var ended []string
-	observe := func(v float64) {
+	step := func(v float64) {
 		if e.guard == nil {
 			m.Observe(v)
 			return
@@ -451,7 +451,7 @@ func observe(e *entry, samples []forecast.Sample, outage []forecast.Window) []st
 	}
 	for _, s := range samples {
 		for m.Next.Before(s.T.Add(-m.Step / 2)) {
-			observe(math.NaN()) // a gap
+			step(math.NaN()) // a gap
 		}
 		if s.T.Before(m.Next.Add(-m.Step / 2)) {
 			continue // already seen
@@ -460,7 +460,7 @@ func observe(e *entry, samples []forecast.Sample, outage []forecast.Window) []st
 		if excluded(e.policy.ExcludeWindows, s.T) || excluded(outage, s.T) {
 			v = math.NaN()
 		}
-		observe(v)
+		step(v)
 		if !math.IsNaN(v) && !(v <= e.peak) {
 			e.peak = v
 		}
