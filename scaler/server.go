@@ -21,6 +21,12 @@ import (
 const MetricName = "foresight"
 
 // Server implements KEDA's external scaler protocol over a Predictor.
+//
+// StreamMetricSpec is left Unimplemented on purpose. What it would push is
+// the target, targetPerReplica, which changes only with the trigger's
+// metadata, and KEDA builds a new scaler when that changes; on
+// Unimplemented KEDA (v2.21) stops opening the stream and reads the target
+// from GetMetricSpec, while any other answer would make it retry forever.
 type Server struct {
 	externalscaler.UnimplementedExternalScalerServer
 

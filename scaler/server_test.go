@@ -102,6 +102,15 @@ func TestServer(t *testing.T) {
 	if got, err := stream.Recv(); err != nil || !got.GetResult() {
 		t.Errorf("StreamIsActive: %v, %v", got, err)
 	}
+	// StreamMetricSpec is Unimplemented on purpose (see Server): KEDA
+	// stops asking on that code, and on no other.
+	specs, err := client.StreamMetricSpec(ctx, so)
+	if err == nil {
+		_, err = specs.Recv()
+	}
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("StreamMetricSpec: %v, want Unimplemented", err)
+	}
 
 	// The datasource goes away: the last values hold for maxStaleness,
 	// then Unavailable, so that KEDA's fallback acts.
