@@ -51,14 +51,10 @@ func (r Result) String() string {
 
 // Run polls the scaler at opts.Rate for opts.Duration.
 func Run(ctx context.Context, client externalscaler.ExternalScalerClient, opts Options) (Result, error) {
-	if len(opts.Objects) == 0 || !(opts.Rate > 0) || opts.Duration <= 0 {
-		return Result{}, fmt.Errorf("load: need objects, a positive rate and a duration (got %d, %g, %s)", len(opts.Objects), opts.Rate, opts.Duration)
+	interval, total, err := opts.schedule()
+	if err != nil {
+		return Result{}, err
 	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = 256
-	}
-	interval := time.Duration(float64(time.Second) / opts.Rate)
-	total := int(opts.Duration / interval)
 	lat := make([]time.Duration, total)
 	var errs atomic.Int64
 	var firstErr atomic.Value
@@ -108,14 +104,37 @@ func Run(ctx context.Context, client externalscaler.ExternalScalerClient, opts O
 	}
 	close(jobs)
 	wg.Wait()
-	res := Result{Polls: total, Errors: int(errs.Load()), Elapsed: time.Since(start)}
-	if err, ok := firstErr.Load().(error); ok {
-		res.FirstError = err
+	first, _ := firstErr.Load().(error)
+	return summarize(lat, int(errs.Load()), first, time.Since(start)), nil
+}
+
+// schedule checks opts and returns the time between polls and their
+// number; it defaults opts.Concurrency.
+func (opts *Options) schedule() (interval time.Duration, total int, err error) {
+	if len(opts.Objects) == 0 || !(opts.Rate > 0) || opts.Duration <= 0 {
+		return 0, 0, fmt.Errorf("load: need objects, a positive rate and a duration (got %d, %g, %s)", len(opts.Objects), opts.Rate, opts.Duration)
 	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 256
+	}
+	interval = time.Duration(float64(time.Second) / opts.Rate)
+	if interval <= 0 {
+		return 0, 0, fmt.Errorf("load: a rate of %g/s leaves less than a nanosecond between polls", opts.Rate)
+	}
+	total = int(opts.Duration / interval)
+	if total == 0 {
+		return 0, 0, fmt.Errorf("load: %s at %g/s is not one poll", opts.Duration, opts.Rate)
+	}
+	return interval, total, nil
+}
+
+// summarize sorts lat, the latencies of all polls, into a Result.
+func summarize(lat []time.Duration, errs int, first error, elapsed time.Duration) Result {
+	res := Result{Polls: len(lat), Errors: errs, Elapsed: elapsed, FirstError: first}
 	slices.Sort(lat)
 	at := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
 	res.P50, res.P90, res.P99, res.P999, res.Max = at(0.5), at(0.9), at(0.99), at(0.999), lat[len(lat)-1]
-	return res, nil
+	return res
 }
 
 func poll(ctx context.Context, c externalscaler.ExternalScalerClient, ref *externalscaler.ScaledObjectRef, metric string) error {
