@@ -1,14 +1,21 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
@@ -16,29 +23,51 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/foresight-aiops/foresight/kedaload"
+	"github.com/foresight-aiops/foresight/scaler"
 )
 
 const loadtestHelp = `Usage: foresight loadtest [--addr HOST:PORT] [flags]
 
 Polls an external scaler the way KEDA does, each poll being the three calls
 GetMetricSpec, GetMetrics and IsActive, for many ScaledObjects at a fixed
-rate, and prints the achieved rate and the latency percentiles of a poll
-(measured from when it was due, so queueing counts). A warm-up round polls
-every object once and waits, so that their models are fitted first.
+rate, and prints the achieved rate, the latency percentiles of a poll
+(measured from when it was due, so queueing counts) and the CPU the load
+generator itself used. A warm-up round polls every object once and waits,
+so that their models are fitted first.
+
+The load generator runs on the same machine as the scaler, taking CPU from
+it, whereas in a cluster KEDA's operator runs on other nodes. --client wire
+(the default) is a lean gRPC client written for this; --client grpc is
+grpc-go, KEDA's own client library, faithful but heavier. --floor first
+measures a no-op scaler, served by a child process with the scaler's gRPC
+server options, with the same client and rate: the latency that the
+transport, the generator and this machine cost before the scaler does any
+work.
 
 Examples:
   foresight serve --demo --grpc-addr 127.0.0.1:9090 &
   foresight loadtest --addr 127.0.0.1:9090 --objects 1000 --rate 5000 --duration 30s
+  foresight loadtest --addr 127.0.0.1:9090 --floor
+  foresight loadtest --addr 127.0.0.1:9090 --client grpc --floor
 `
 
+// serveNoopArg, first after loadtest, makes the command serve a no-op
+// scaler for --floor's measurement instead (not in the help: loadtest
+// starts it itself).
+const serveNoopArg = "--serve-noop"
+
 func runLoadtest(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
+	if len(args) > 0 && args[0] == serveNoopArg {
+		return serveNoop(ctx, args[1:], stdout)
+	}
 	var (
 		addr, query, target, history string
-		cpuProfile                   string
+		client, cpuProfile           string
 		objects, concurrency         int
 		procs, gcPercent             int
 		rate                         float64
 		duration, warmup             time.Duration
+		floor                        bool
 	)
 	fs := newFlagSet("loadtest", loadtestHelp, stdout)
 	fs.StringVar(&addr, "addr", "127.0.0.1:9090", "`address` of the scaler (plaintext gRPC)")
@@ -48,6 +77,8 @@ func runLoadtest(ctx context.Context, args []string, stdout io.Writer, logger *s
 	fs.Var((*durationFlag)(&duration), "duration", "how long to poll at the rate")
 	fs.Var((*durationFlag)(&warmup), "warmup", "wait after the warm-up round, for the models to fit")
 	fs.IntVar(&concurrency, "concurrency", 256, "polls in flight at most")
+	fs.StringVar(&client, "client", "wire", "gRPC client of the load generator: wire (lean: one HTTP/2 connection, no goroutine per call; at 5,000 polls/s it used about two thirds of grpc's CPU, and a sixth when saturated) or grpc (grpc-go, KEDA's own client library: faithful, heavier). Both were measured against the same scalers; see also --floor")
+	fs.BoolVar(&floor, "floor", false, "first measure a no-op scaler (a child process serving constant answers with the scaler's gRPC server options) with the same client, rate and objects: the floor under the scaler's latencies on this machine")
 	fs.StringVar(&query, "query", `sum(rate(http_requests_total{app="app-%d"}[2m]))`, "query of object i (%d is i)")
 	fs.StringVar(&target, "target", "50", "targetPerReplica of every object")
 	fs.StringVar(&history, "history", "2d", "history of every object (short histories fit fast)")
@@ -63,6 +94,9 @@ func runLoadtest(ctx context.Context, args []string, stdout io.Writer, logger *s
 	if procs < 0 {
 		return usagef("--gomaxprocs must not be negative")
 	}
+	if client != "wire" && client != "grpc" {
+		return usagef("--client is wire or grpc, not %q", client)
+	}
 	// The generator stands in for KEDA's operator, which runs elsewhere in
 	// a cluster: here it shares the cores with the scaler it measures, so
 	// it spends as little of them as it can on its own runtime. The calls
@@ -73,20 +107,45 @@ func runLoadtest(ctx context.Context, args []string, stdout io.Writer, logger *s
 	if pct, ok := gcTarget(gcPercent, os.Getenv); ok {
 		debug.SetGCPercent(pct)
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return fmt.Errorf("connecting to %s: %w", addr, err)
-	}
-	defer conn.Close()
-	client := externalscaler.NewExternalScalerClient(conn)
 	refs := make([]*externalscaler.ScaledObjectRef, objects)
 	for i := range refs {
 		refs[i] = &externalscaler.ScaledObjectRef{Namespace: "loadtest", Name: fmt.Sprintf("so-%d", i), ScalerMetadata: map[string]string{
 			"scalerAddress": addr, "query": fmt.Sprintf(query, i), "targetPerReplica": target, "history": history,
 		}}
 	}
-	logger.InfoContext(ctx, "warm-up: one poll of every object", "objects", objects)
-	if _, err := kedaload.Run(ctx, client, kedaload.Options{Objects: refs, Rate: float64(objects) / 2, Duration: 2 * time.Second}); err != nil {
+	opts := kedaload.Options{Objects: refs, Rate: rate, Duration: duration, Concurrency: concurrency, MetricName: "s0-foresight"}
+	// The warm-up round polls every object once, in two seconds.
+	warm := kedaload.Options{Objects: refs, Rate: float64(objects) / 2, Duration: 2 * time.Second}
+
+	if floor {
+		noopAddr, stop, err := startNoop(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		poll, closeClient, err := newPoller(client, noopAddr)
+		if err != nil {
+			return err
+		}
+		logger.InfoContext(ctx, "measuring the floor: a no-op scaler in a child process", "addr", noopAddr, "client", client)
+		_, err = poll(ctx, warm)
+		if err == nil {
+			err = measure(ctx, poll, opts, stdout, fmt.Sprintf("floor: no-op scaler at %s, %s client:", noopAddr, client))
+		}
+		closeClient()
+		stop()
+		if err != nil {
+			return err
+		}
+	}
+
+	poll, closeClient, err := newPoller(client, addr)
+	if err != nil {
+		return err
+	}
+	defer closeClient()
+	logger.InfoContext(ctx, "warm-up: one poll of every object", "objects", objects, "client", client)
+	if _, err := poll(ctx, warm); err != nil {
 		return err
 	}
 	select {
@@ -101,13 +160,153 @@ func runLoadtest(ctx context.Context, args []string, stdout io.Writer, logger *s
 		}
 		defer stop()
 	}
-	res, err := kedaload.Run(ctx, client, kedaload.Options{Objects: refs, Rate: rate, Duration: duration, Concurrency: concurrency, MetricName: "s0-foresight"})
+	label := "scaler at " + addr + ", " + client + " client:"
+	if !floor {
+		label = ""
+	}
+	return measure(ctx, poll, opts, stdout, label)
+}
+
+// poller runs one measurement.
+type poller func(context.Context, kedaload.Options) (kedaload.Result, error)
+
+// newPoller returns the client's poller of the scaler at addr, and what
+// closes it.
+func newPoller(client, addr string) (poller, func(), error) {
+	if client == "wire" {
+		return func(ctx context.Context, o kedaload.Options) (kedaload.Result, error) {
+			return kedaload.RunWire(ctx, addr, o)
+		}, func() {}, nil
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	c := externalscaler.NewExternalScalerClient(conn)
+	return func(ctx context.Context, o kedaload.Options) (kedaload.Result, error) {
+		return kedaload.Run(ctx, c, o)
+	}, func() { conn.Close() }, nil
+}
+
+// measure runs poll and prints its result after label, with the CPU the
+// load generator used meanwhile.
+func measure(ctx context.Context, poll poller, opts kedaload.Options, stdout io.Writer, label string) error {
+	cpu, cpuOK := processCPU()
+	res, err := poll(ctx, opts)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, res)
+	if label != "" {
+		fmt.Fprint(stdout, label, " ")
+	}
+	fmt.Fprint(stdout, res)
+	if after, ok := processCPU(); ok && cpuOK {
+		fmt.Fprintf(stdout, "; load generator CPU %.2f cores", (after-cpu).Seconds()/res.Elapsed.Seconds())
+	}
+	fmt.Fprintln(stdout)
 	if res.FirstError != nil {
 		fmt.Fprintln(stdout, "first error:", res.FirstError)
+	}
+	return nil
+}
+
+// processCPU is the user and system CPU time of this process so far, from
+// /proc/self/stat (Linux; false elsewhere), in USER_HZ ticks of 10 ms.
+func processCPU() (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The fields after the command name (in parentheses, which may hold
+	// spaces) are state, ppid, ...; utime and stime are the 12th and 13th.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}
+
+// startNoop starts this binary as a no-op scaler on a loopback port and
+// returns its address, and stop, which kills it (stop may be called more
+// than once). The child also exits when its standard input closes, so it
+// does not outlive this process.
+func startNoop(ctx context.Context) (addr string, stop func(), err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, fmt.Errorf("finding this binary to start the no-op scaler: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, exe, "loadtest", serveNoopArg, "127.0.0.1:0")
+	// The child runs as serve does: on every core, with serve's GC target,
+	// whatever the generator's settings.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOMAXPROCS=") && !strings.HasPrefix(kv, "GOGC=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, fmt.Errorf("starting the no-op scaler: %w", err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, fmt.Errorf("starting the no-op scaler: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("starting the no-op scaler: %w", err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			stdin.Close()
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("starting the no-op scaler: it printed no address (%w)", err)
+	}
+	return strings.TrimSpace(line), stop, nil
+}
+
+// serveNoop serves kedaload.Noop with the scaler's gRPC server options at
+// the address in args, prints the address it listens on, and serves until
+// ctx ends or its standard input closes.
+func serveNoop(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return usagef("%s takes one address", serveNoopArg)
+	}
+	if pct, ok := gcTarget(defaultGCPercent, os.Getenv); ok {
+		debug.SetGCPercent(pct)
+	}
+	lis, err := net.Listen("tcp", args[0])
+	if err != nil {
+		return fmt.Errorf("listening for the no-op scaler: %w", err)
+	}
+	gs := grpc.NewServer(scaler.ServerOptions(nil)...)
+	externalscaler.RegisterExternalScalerServer(gs, kedaload.Noop{})
+	go func() { _ = gs.Serve(lis) }()
+	defer gs.Stop()
+	fmt.Fprintln(stdout, lis.Addr())
+	eof := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(eof)
+	}()
+	select {
+	case <-ctx.Done():
+	case <-eof:
 	}
 	return nil
 }
