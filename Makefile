@@ -80,7 +80,7 @@ proto-check: proto
 
 ## bench: the performance targets (one core, as the targets are stated)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./forecast/ ./policy/ ./anomaly/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./forecast/ ./policy/ ./anomaly/ ./kedaload/
 	$(GO) test -run '^$$' -bench . -benchmem ./enrich/logselect/
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./enrich/
 	$(GO) test -run '^$$' -bench . -benchmem ./approval/
