@@ -241,6 +241,24 @@ func checkCancelled(t *testing.T, ctx context.Context, addr string) {
 	}
 }
 
+// grpc-go's graceful stop sends GOAWAY: the run ends with an error that
+// says so, since it can make no more calls.
+func TestRunWireGoAway(t *testing.T) {
+	gs := grpc.NewServer()
+	srv := &cancelling{n: 50, cancel: func() { go gs.GracefulStop() }}
+	externalscaler.RegisterExternalScalerServer(gs, srv)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = gs.Serve(lis) }()
+	defer gs.Stop()
+	_, err = runWire(t, context.Background(), lis.Addr().String(), Options{Objects: refs("a"), Rate: 1000, Duration: 10 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "sent GOAWAY (NO_ERROR") {
+		t.Errorf("error %v, want the server's GOAWAY", err)
+	}
+}
+
 // h2server is a raw HTTP/2 server that answers each request with
 // answer(s, stream ID) and counts the requests it reads whole.
 type h2server struct {
