@@ -86,9 +86,10 @@ func cpuTime(b *testing.B) time.Duration {
 
 // BenchmarkWirePoll is RunWire's cost against a no-op server in a child
 // process: ns/op and allocs/op are per poll (three calls), cpu-ns/poll
-// the generator's CPU time per poll, p99-ms the latency at a fixed rate. "saturated" makes all polls due at
-// once, 256 in flight; "5000/s" is issue 3's rate, where cpu-ns/poll
-// times 5,000 is the share of a core the generator takes.
+// the generator's CPU time per poll, p99-ms the latency at a fixed rate.
+// "saturated" makes all polls due at once, 256 in flight; "5000/s" is
+// issue 3's rate, where cpu-ns/poll times 5,000 is the share of a core
+// the generator takes.
 func BenchmarkWirePoll(b *testing.B) {
 	benchPoll(b, RunWire)
 }
