@@ -2,7 +2,6 @@ package kedaload
 
 import (
 	"context"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -42,15 +41,7 @@ func (c *counting) IsActive(_ context.Context, ref *externalscaler.ScaledObjectR
 
 func TestRun(t *testing.T) {
 	srv := &counting{}
-	gs := grpc.NewServer()
-	externalscaler.RegisterExternalScalerServer(gs, srv)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = gs.Serve(lis) }()
-	defer gs.Stop()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(serveGRPC(t, srv), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}

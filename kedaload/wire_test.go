@@ -27,6 +27,12 @@ func serveGRPC(t testing.TB, srv externalscaler.ExternalScalerServer, opts ...gr
 	t.Helper()
 	gs := grpc.NewServer(opts...)
 	externalscaler.RegisterExternalScalerServer(gs, srv)
+	return listenGRPC(t, gs)
+}
+
+// listenGRPC serves gs on a loopback port until the test ends.
+func listenGRPC(t testing.TB, gs *grpc.Server) string {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -247,13 +253,7 @@ func TestRunWireGoAway(t *testing.T) {
 	gs := grpc.NewServer()
 	srv := &cancelling{n: 50, cancel: func() { go gs.GracefulStop() }}
 	externalscaler.RegisterExternalScalerServer(gs, srv)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = gs.Serve(lis) }()
-	defer gs.Stop()
-	_, err = runWire(t, context.Background(), lis.Addr().String(), Options{Objects: refs("a"), Rate: 1000, Duration: 10 * time.Second})
+	_, err := runWire(t, context.Background(), listenGRPC(t, gs), Options{Objects: refs("a"), Rate: 1000, Duration: 10 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "sent GOAWAY (NO_ERROR") {
 		t.Errorf("error %v, want the server's GOAWAY", err)
 	}
