@@ -37,16 +37,24 @@ type Result struct {
 	// Latency percentiles of a whole poll, from the time it was due.
 	P50, P90, P99, P999, Max time.Duration
 	FirstError               error
+	// CPU is the CPU time this process (the load generator) used during
+	// the run, if CPUKnown (Linux: from /proc/self/stat, in 10 ms ticks).
+	CPU      time.Duration
+	CPUKnown bool
 }
 
 // PollsPerSecond is the achieved rate.
 func (r Result) PollsPerSecond() float64 { return float64(r.Polls) / r.Elapsed.Seconds() }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%d polls in %s (%.0f/s), %d errors; latency of the three calls p50 %s, p90 %s, p99 %s, p99.9 %s, max %s",
+	s := fmt.Sprintf("%d polls in %s (%.0f/s), %d errors; latency of the three calls p50 %s, p90 %s, p99 %s, p99.9 %s, max %s",
 		r.Polls, r.Elapsed.Round(time.Millisecond), r.PollsPerSecond(), r.Errors,
 		r.P50.Round(time.Microsecond), r.P90.Round(time.Microsecond), r.P99.Round(time.Microsecond),
 		r.P999.Round(time.Microsecond), r.Max.Round(time.Microsecond))
+	if r.CPUKnown {
+		s += fmt.Sprintf("; load generator CPU %.2f cores", r.CPU.Seconds()/r.Elapsed.Seconds())
+	}
+	return s
 }
 
 // Run polls the scaler at opts.Rate for opts.Duration.
@@ -55,6 +63,7 @@ func Run(ctx context.Context, client externalscaler.ExternalScalerClient, opts O
 	if err != nil {
 		return Result{}, err
 	}
+	cpu := startCPU()
 	lat := make([]time.Duration, total)
 	var errs atomic.Int64
 	var firstErr atomic.Value
@@ -105,7 +114,7 @@ func Run(ctx context.Context, client externalscaler.ExternalScalerClient, opts O
 	close(jobs)
 	wg.Wait()
 	first, _ := firstErr.Load().(error)
-	return summarize(lat, int(errs.Load()), first, time.Since(start)), nil
+	return summarize(lat, int(errs.Load()), first, time.Since(start), cpu), nil
 }
 
 // schedule checks opts and returns the time between polls and their
@@ -128,9 +137,11 @@ func (opts *Options) schedule() (interval time.Duration, total int, err error) {
 	return interval, total, nil
 }
 
-// summarize sorts lat, the latencies of all polls, into a Result.
-func summarize(lat []time.Duration, errs int, first error, elapsed time.Duration) Result {
+// summarize sorts lat, the latencies of all polls, into a Result, with
+// the CPU used since cpu started.
+func summarize(lat []time.Duration, errs int, first error, elapsed time.Duration, cpu cpuMeter) Result {
 	res := Result{Polls: len(lat), Errors: errs, Elapsed: elapsed, FirstError: first}
+	res.CPU, res.CPUKnown = cpu.used()
 	slices.Sort(lat)
 	at := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
 	res.P50, res.P90, res.P99, res.P999, res.Max = at(0.5), at(0.9), at(0.99), at(0.999), lat[len(lat)-1]

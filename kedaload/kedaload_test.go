@@ -2,6 +2,7 @@ package kedaload
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,5 +63,30 @@ func TestRun(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), nil, Options{}); err == nil {
 		t.Error("no objects: no error")
+	}
+}
+
+// processCPU counts the CPU this process burns, and a run reports it.
+func TestProcessCPU(t *testing.T) {
+	cpu := startCPU()
+	if !cpu.ok {
+		if runtime.GOOS == "linux" {
+			t.Fatal("no CPU time from /proc/self/stat")
+		}
+		return // other systems do not say; Result.CPUKnown is false there
+	}
+	x := 1.0
+	for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); {
+		for range 1000 {
+			x = x*1.0000001 + 1e-9
+		}
+	}
+	used, ok := cpu.used()
+	if !ok || used < 100*time.Millisecond || used > 10*time.Second {
+		t.Errorf("200 ms of busy loop (%g) counted as %s of CPU (%v)", x, used, ok)
+	}
+	res := Result{Polls: 1, Elapsed: time.Second, CPU: 250 * time.Millisecond, CPUKnown: true}
+	if !strings.HasSuffix(res.String(), "; load generator CPU 0.25 cores") {
+		t.Errorf("result %q does not end with the generator's CPU", res)
 	}
 }

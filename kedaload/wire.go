@@ -92,6 +92,7 @@ func RunWire(ctx context.Context, addr string, opts Options) (Result, error) {
 		return Result{}, err
 	}
 	var wg sync.WaitGroup
+	cpu := startCPU()
 	c.start = time.Now()
 	wg.Go(c.readLoop)
 	wg.Go(c.writeLoop)
@@ -108,7 +109,7 @@ func RunWire(ctx context.Context, addr string, opts Options) (Result, error) {
 	wg.Wait()
 	select {
 	case <-c.finished:
-		return summarize(c.lat, c.errs, c.firstErr, c.elapsed), nil
+		return summarize(c.lat, c.errs, c.firstErr, c.elapsed, cpu), nil
 	default:
 		return Result{}, c.err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -188,10 +186,8 @@ func newPoller(client, addr string) (poller, func(), error) {
 	}, func() { conn.Close() }, nil
 }
 
-// measure runs poll and prints its result after label, with the CPU the
-// load generator used meanwhile.
+// measure runs poll and prints its result after label.
 func measure(ctx context.Context, poll poller, opts kedaload.Options, stdout io.Writer, label string) error {
-	cpu, cpuOK := processCPU()
 	res, err := poll(ctx, opts)
 	if err != nil {
 		return err
@@ -199,40 +195,11 @@ func measure(ctx context.Context, poll poller, opts kedaload.Options, stdout io.
 	if label != "" {
 		fmt.Fprint(stdout, label, " ")
 	}
-	fmt.Fprint(stdout, res)
-	if after, ok := processCPU(); ok && cpuOK {
-		fmt.Fprintf(stdout, "; load generator CPU %.2f cores", (after-cpu).Seconds()/res.Elapsed.Seconds())
-	}
-	fmt.Fprintln(stdout)
+	fmt.Fprintln(stdout, res)
 	if res.FirstError != nil {
 		fmt.Fprintln(stdout, "first error:", res.FirstError)
 	}
 	return nil
-}
-
-// processCPU is the user and system CPU time of this process so far, from
-// /proc/self/stat (Linux; false elsewhere), in USER_HZ ticks of 10 ms.
-func processCPU() (time.Duration, bool) {
-	b, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return 0, false
-	}
-	// The fields after the command name (in parentheses, which may hold
-	// spaces) are state, ppid, ...; utime and stime are the 12th and 13th.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, false
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }
 
 // startNoop starts this binary as a no-op scaler on a loopback port and
